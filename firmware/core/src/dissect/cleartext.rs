@@ -1,0 +1,9 @@
+//! TODO(skeleton): cleartext dissector.
+
+use super::Result;
+use crate::fact::{FrameCtx, Sink};
+
+/// Dissects one cleartext payload.
+pub fn dissect<S: Sink + ?Sized>(_ctx: &FrameCtx, _payload: &[u8], _sink: &mut S) -> Result<()> {
+    Err(super::Error::NotMine)
+}

@@ -1,0 +1,149 @@
+//! A checked reader over untrusted bytes: every read either returns data inside the slice or
+//! an [`Error`]; nothing here can panic or loop.
+
+use super::{Error, Result};
+
+/// Sequential reader over a byte slice.
+#[derive(Clone, Copy, Debug)]
+pub struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Starts at the beginning of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+    /// Bytes consumed so far.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+    /// Bytes left.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+    /// The unread rest, without consuming it.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+    /// Takes `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(Error::Truncated);
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    /// Skips `n` bytes.
+    pub fn skip(&mut self, n: usize) -> Result<()> {
+        self.take(n).map(|_| ())
+    }
+    /// One byte.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    /// Big-endian u16.
+    pub fn u16(&mut self) -> Result<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    /// Big-endian u32.
+    pub fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    /// A fixed-size array.
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let b = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(b);
+        Ok(a)
+    }
+}
+
+/// Big-endian u16 at `off`, if in bounds.
+pub fn be16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(off)?, *b.get(off.checked_add(1)?)?]))
+}
+
+/// Trims ASCII spaces and NULs at both ends (AE titles, padded fields).
+pub fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if *first == b' ' || *first == 0 {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if *last == b' ' || *last == 0 || *last == b'\r' || *last == b'\n' {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// ASCII case-insensitive prefix test.
+pub fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// Iterates over CRLF- or LF-terminated lines of a text header block, stopping at the first
+/// empty line and after at most `max_lines` lines (bounded work on hostile input).
+pub fn header_lines(buf: &[u8], max_lines: usize) -> impl Iterator<Item = &[u8]> {
+    buf.split(|&b| b == b'\n')
+        .take(max_lines)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+}
+
+/// Splits `Name: value` and returns the trimmed value if the name matches (case-insensitive).
+pub fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    if line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name) && line[name.len()] == b':' {
+        Some(trim_ws(&line[name.len() + 1..]))
+    } else {
+        None
+    }
+}
+
+/// Trims ASCII whitespace at both ends.
+pub fn trim_ws(s: &[u8]) -> &[u8] {
+    s.trim_ascii()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_never_reads_past_end() {
+        let mut c = Cursor::new(&[1, 2, 3]);
+        assert_eq!(c.u16(), Ok(0x0102));
+        assert_eq!(c.u16(), Err(Error::Truncated));
+        assert_eq!(c.u8(), Ok(3));
+        assert_eq!(c.take(usize::MAX), Err(Error::Truncated));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn trim_strips_padding() {
+        assert_eq!(trim(b"  CT01 \0\0"), b"CT01");
+        assert_eq!(trim(b"\0\0"), b"");
+    }
+
+    #[test]
+    fn header_lines_stop_at_blank_and_bound() {
+        let v: heapless::Vec<&[u8], 8> = header_lines(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody", 10).collect();
+        assert_eq!(v.len(), 2);
+        assert_eq!(header_value(v[1], b"host"), Some(&b"a"[..]));
+        assert_eq!(header_lines(b"a\nb\nc\n", 2).count(), 2);
+    }
+}

@@ -1,0 +1,1 @@
+//! Summary records: what a tap reports about its segment.
