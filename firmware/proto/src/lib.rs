@@ -15,8 +15,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod types;
 pub mod records;
+pub mod types;
 
 pub use records::*;
 pub use types::*;

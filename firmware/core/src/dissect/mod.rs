@@ -115,8 +115,26 @@ impl Layer {
     /// Stable lowercase name.
     pub fn name(self) -> &'static str {
         const NAMES: [&str; LAYERS] = [
-            "ethernet", "arp", "ipv4", "ipv6", "icmp", "udp", "tcp", "dhcp", "dns", "netbios", "lldp", "cdp", "ssdp",
-            "snmp", "http", "tls", "ssh", "dicom", "hl7", "cleartext",
+            "ethernet",
+            "arp",
+            "ipv4",
+            "ipv6",
+            "icmp",
+            "udp",
+            "tcp",
+            "dhcp",
+            "dns",
+            "netbios",
+            "lldp",
+            "cdp",
+            "ssdp",
+            "snmp",
+            "http",
+            "tls",
+            "ssh",
+            "dicom",
+            "hl7",
+            "cleartext",
         ];
         NAMES[self as usize]
     }

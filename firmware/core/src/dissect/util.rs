@@ -99,10 +99,7 @@ pub fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 /// Iterates over CRLF- or LF-terminated lines of a text header block, stopping at the first
 /// empty line and after at most `max_lines` lines (bounded work on hostile input).
 pub fn header_lines(buf: &[u8], max_lines: usize) -> impl Iterator<Item = &[u8]> {
-    buf.split(|&b| b == b'\n')
-        .take(max_lines)
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .take_while(|l| !l.is_empty())
+    buf.split(|&b| b == b'\n').take(max_lines).map(|l| l.strip_suffix(b"\r").unwrap_or(l)).take_while(|l| !l.is_empty())
 }
 
 /// Splits `Name: value` and returns the trimmed value if the name matches (case-insensitive).
