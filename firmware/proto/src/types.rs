@@ -4,7 +4,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A bounded byte string taken from the wire (a name, a banner). Not necessarily UTF-8.
-pub type Text<const N: usize> = heapless::Vec<u8, N>;
+/// At most 255 bytes (its length is a `u8`).
+pub type Text<const N: usize> = heapless::Vec<u8, N, u8>;
 
 /// Copies at most `N` bytes of `src` into a [`Text`], returning whether it was cut short.
 pub fn text_from<const N: usize>(src: &[u8]) -> (Text<N>, bool) {
@@ -493,6 +494,146 @@ impl CleartextKind {
             CleartextKind::FtpLogin => "ftp_login",
             CleartextKind::HttpBasic => "http_basic",
             CleartextKind::SnmpCommunity => "snmp_community",
+        }
+    }
+}
+
+/// What a string kept for an asset is.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StrKind {
+    /// A name the device goes by.
+    Name(NameSource),
+    /// Software or description it volunteered.
+    Software(SoftwareSource),
+    /// An identity field (model, serial...).
+    Info(InfoField),
+    /// A DNS / mDNS / LLMNR name it looked up.
+    DnsQuery,
+    /// A TLS server name it asked for.
+    TlsSni,
+    /// An HTTP Host it asked for.
+    HttpHost,
+    /// Its TLS client fingerprint (JA4).
+    Ja4,
+    /// A DNS-SD service it announces (`instance` + `.` + `service`).
+    DnsSdService,
+    /// As DICOM SCU: the AE title it called.
+    DicomAeCalled,
+    /// As DICOM SCP: an AE title that called it.
+    DicomAeCalling,
+    /// As HL7 sender: its `application|facility` (MSH-3|MSH-4).
+    Hl7Sending,
+    /// As HL7 sender: the `application|facility` it sends to (MSH-5|MSH-6).
+    Hl7Receiving,
+    /// HL7 message type it sent (MSH-9).
+    Hl7MessageType,
+    /// HL7 version it speaks (MSH-12).
+    Hl7Version,
+}
+
+impl StrKind {
+    /// One byte, for compact tables: the high bits give the family, the low ones the source.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            StrKind::Name(s) => s as u8,
+            StrKind::Software(s) => 0x20 | s as u8,
+            StrKind::Info(f) => 0x40 | f as u8,
+            StrKind::DnsQuery => 0x60,
+            StrKind::TlsSni => 0x61,
+            StrKind::HttpHost => 0x62,
+            StrKind::Ja4 => 0x63,
+            StrKind::DnsSdService => 0x64,
+            StrKind::DicomAeCalled => 0x65,
+            StrKind::DicomAeCalling => 0x66,
+            StrKind::Hl7Sending => 0x67,
+            StrKind::Hl7Receiving => 0x68,
+            StrKind::Hl7MessageType => 0x69,
+            StrKind::Hl7Version => 0x6a,
+        }
+    }
+
+    /// Stable lowercase name of the kind's family (`name`, `software`, `info`, ...).
+    pub fn family(self) -> &'static str {
+        match self {
+            StrKind::Name(_) => "name",
+            StrKind::Software(_) => "software",
+            StrKind::Info(_) => "info",
+            StrKind::DnsQuery => "dns_query",
+            StrKind::TlsSni => "tls_sni",
+            StrKind::HttpHost => "http_host",
+            StrKind::Ja4 => "ja4",
+            StrKind::DnsSdService => "dnssd_service",
+            StrKind::DicomAeCalled => "dicom_ae_called",
+            StrKind::DicomAeCalling => "dicom_ae_calling",
+            StrKind::Hl7Sending => "hl7_sending",
+            StrKind::Hl7Receiving => "hl7_receiving",
+            StrKind::Hl7MessageType => "hl7_message_type",
+            StrKind::Hl7Version => "hl7_version",
+        }
+    }
+}
+
+impl NameSource {
+    /// Stable lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NameSource::Dhcp => "dhcp",
+            NameSource::DhcpFqdn => "dhcp_fqdn",
+            NameSource::Mdns => "mdns",
+            NameSource::DnsSd => "dnssd",
+            NameSource::Netbios => "netbios",
+            NameSource::Lldp => "lldp",
+            NameSource::Cdp => "cdp",
+            NameSource::Snmp => "snmp",
+            NameSource::DnsPtr => "dns_ptr",
+            NameSource::Llmnr => "llmnr",
+            NameSource::DicomAe => "dicom_ae",
+            NameSource::Ntlm => "ntlm",
+        }
+    }
+}
+
+impl SoftwareSource {
+    /// Stable lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SoftwareSource::HttpUserAgent => "http_user_agent",
+            SoftwareSource::HttpServer => "http_server",
+            SoftwareSource::SshBanner => "ssh_banner",
+            SoftwareSource::SnmpSysDescr => "snmp_sysdescr",
+            SoftwareSource::LldpSysDescr => "lldp_sysdescr",
+            SoftwareSource::CdpVersion => "cdp_version",
+            SoftwareSource::SsdpServer => "ssdp_server",
+            SoftwareSource::DhcpVendorClass => "dhcp_vendor_class",
+            SoftwareSource::DicomImplVersion => "dicom_impl_version",
+            SoftwareSource::Banner => "banner",
+        }
+    }
+}
+
+impl InfoField {
+    /// Stable lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InfoField::Manufacturer => "manufacturer",
+            InfoField::Model => "model",
+            InfoField::Serial => "serial",
+            InfoField::HardwareRev => "hardware_rev",
+            InfoField::FirmwareRev => "firmware_rev",
+            InfoField::SoftwareRev => "software_rev",
+            InfoField::AssetId => "asset_id",
+            InfoField::ChassisId => "chassis_id",
+            InfoField::PortId => "port_id",
+            InfoField::SysObjectId => "sys_object_id",
+            InfoField::Usn => "usn",
+            InfoField::Nt => "nt",
+            InfoField::Location => "location",
+            InfoField::DicomImplClassUid => "dicom_impl_class_uid",
+            InfoField::Hl7DeviceId => "hl7_device_id",
+            InfoField::DhcpClientId => "dhcp_client_id",
+            InfoField::MudUrl => "mud_url",
+            InfoField::DicomSopClass => "dicom_sop_class",
         }
     }
 }
