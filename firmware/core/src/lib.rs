@@ -18,14 +18,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod classify;
 pub mod config;
 pub mod dissect;
 pub mod fact;
 pub mod flow;
+pub mod inventory;
 pub mod table;
+pub mod tap;
 
 #[cfg(test)]
 mod testpcap;
 
 pub use fact::{Fact, FrameCtx, Sink, Timestamp};
+pub use tap::Tap;
 pub use wardtap_proto as proto;
+
+// On the MCU the whole state must fit its budget: a table made larger fails the build.
+#[cfg(target_os = "none")]
+const _: () = assert!(core::mem::size_of::<Tap>() <= config::STATE_BUDGET, "Tap exceeds config::STATE_BUDGET");

@@ -76,8 +76,9 @@ pub enum Inserted {
 pub struct Table<K: TableKey, V, const N: usize, const B: usize> {
     keys: [K; N],
     vals: [V; N],
-    /// Generation per slot: bumped on every removal, so `(slot, gen)` names one entry.
-    gens: [u16; N],
+    /// Generation per slot: bumped on every removal, so `(slot, gen)` names one entry
+    /// (modulo 256: a reference must not outlive 256 reuses of its slot to stay exact).
+    gens: [u8; N],
     index: [u16; B],
     free: heapless::Vec<u16, N>,
     /// Slots never used yet are handed out in order before the free list (so `new` is cheap).
@@ -187,12 +188,12 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
     }
 
     /// Generation of `slot` (changes whenever the slot's entry is removed).
-    pub fn generation(&self, slot: u16) -> u16 {
+    pub fn generation(&self, slot: u16) -> u8 {
         self.gens.get(slot as usize).copied().unwrap_or(0)
     }
 
     /// Whether `(slot, generation)` still names a live entry.
-    pub fn is_live(&self, slot: u16, generation: u16) -> bool {
+    pub fn is_live(&self, slot: u16, generation: u8) -> bool {
         self.slot(slot).is_some() && self.generation(slot) == generation
     }
 
@@ -337,7 +338,7 @@ mod tests {
             x ^= x >> 17;
             x ^= x << 5;
             let key = x % 150;
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 if let Some((slot, _)) = model.remove(&key) {
                     assert!(t.remove_slot(slot));
                 } else {

@@ -1,6 +1,5 @@
 //! Test-only capture reader (pcap and pcapng), so dissector tests use real bytes.
 extern crate std;
-use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{create_reader, Block, PcapBlockOwned, PcapError};
 use std::fs::File;
 use std::path::Path;

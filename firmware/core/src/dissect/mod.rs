@@ -391,14 +391,10 @@ impl Pipeline {
     }
 
     fn tcp_app<S: Sink + ?Sized>(&mut self, ctx: &FrameCtx, ipc: &IpCtx, payload: &[u8], sink: &mut S) {
-        let first = match self.flows.segment(ctx.ts, ctx.vlan, ipc, !payload.is_empty()) {
-            (first, evicted) => {
-                if evicted {
-                    self.counters.flows_evicted += 1;
-                }
-                first
-            }
-        };
+        let (first, evicted) = self.flows.segment(ctx.ts, ctx.vlan, ipc, !payload.is_empty());
+        if evicted {
+            self.counters.flows_evicted += 1;
+        }
         if payload.is_empty() {
             return;
         }

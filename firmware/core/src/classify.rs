@@ -1,0 +1,357 @@
+//! Device classes: one ordered table of rules; the first rule that matches decides.
+//!
+//! Each rule names the class, a short description that becomes the asset's evidence, and a
+//! test over what the inventory knows of the asset: protocols, services, flags and the
+//! strings it volunteered (names, software, vendor class, models, DNS-SD services).
+//! Medical rules come first: a patient monitor that also speaks HL7 is a monitor, not an
+//! HL7 engine; a modality that also browses the web is a modality. Keyword tests are
+//! ASCII case-insensitive substring matches.
+
+use crate::inventory::{flags, Asset, StringIter};
+use wardtap_proto::{text_from, DeviceClass, InfoField, Protocol, SoftwareSource, StrKind, Text};
+
+/// Which strings a keyword test looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Names of any source.
+    Name,
+    /// Software / description strings of any source (vendor class included).
+    Software,
+    /// DHCP vendor class only.
+    VendorClass,
+    /// Model / manufacturer / platform fields.
+    Model,
+    /// DNS-SD services announced.
+    DnsSd,
+    /// HTTP User-Agent only.
+    UserAgent,
+    /// DICOM SOP class UIDs proposed.
+    SopClass,
+    /// Any identity string (names, software, models).
+    Any,
+}
+
+impl Field {
+    fn covers(self, k: StrKind) -> bool {
+        matches!(
+            (self, k),
+            (Field::Name, StrKind::Name(_))
+                | (Field::Software, StrKind::Software(_))
+                | (Field::VendorClass, StrKind::Software(SoftwareSource::DhcpVendorClass))
+                | (Field::UserAgent, StrKind::Software(SoftwareSource::HttpUserAgent))
+                | (Field::Model, StrKind::Info(InfoField::Model | InfoField::Manufacturer | InfoField::SysObjectId))
+                | (Field::DnsSd, StrKind::DnsSdService)
+                | (Field::SopClass, StrKind::Info(InfoField::DicomSopClass))
+                | (Field::Any, StrKind::Name(_) | StrKind::Software(_) | StrKind::Info(_) | StrKind::DnsSdService)
+        )
+    }
+}
+
+/// A rule's test.
+#[derive(Clone, Copy, Debug)]
+pub enum Test {
+    /// Speaks this protocol.
+    Speaks(Protocol),
+    /// Some string of `Field` contains one of the keywords.
+    Keyword(Field, &'static [&'static str]),
+    /// Some string of `Field` starts with one of the prefixes.
+    Prefix(Field, &'static [&'static str]),
+    /// Answers on one of these TCP/UDP ports.
+    Serves(&'static [u16]),
+    /// Has all of these [`flags`].
+    Flag(u8),
+    /// Both tests hold.
+    Both(&'static Test, &'static Test),
+}
+
+/// One classification rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Class assigned.
+    pub class: DeviceClass,
+    /// Evidence text (what a reader is told).
+    pub evidence: &'static str,
+    /// The test.
+    pub test: Test,
+}
+
+const MONITOR_WORDS: &[&str] = &[
+    "intellivue",
+    "patient monitor",
+    "carescape",
+    "dash 4000",
+    "b650",
+    "b450",
+    "mindray",
+    "beneview",
+    "nihon kohden",
+    "life scope",
+    "infinity delta",
+    "spacelabs",
+    "xprezzon",
+    "bedside",
+];
+const PUMP_WORDS: &[&str] = &[
+    "infusion",
+    "alaris",
+    "sigma spectrum",
+    "plum 360",
+    "plum a+",
+    "medfusion",
+    "infusomat",
+    "perfusor",
+    "space pump",
+];
+const MODALITY_WORDS: &[&str] = &[
+    "brilliance",
+    "ingenuity",
+    "somatom",
+    "magnetom",
+    "aquilion",
+    "optima ct",
+    "revolution ct",
+    "signa",
+    "discovery mr",
+    "vereos",
+    "ultrasound",
+    "epiq",
+    "affiniti",
+    "logiq",
+    "voluson",
+    "acuson",
+    "digital diagnost",
+    "mammomat",
+    "ysio",
+    "modality",
+];
+const PACS_WORDS: &[&str] = &["pacs", "vna", "dcm4chee", "orthanc", "enterprise imaging", "synapse", "intellispace"];
+/// Storage SOP classes (CT, MR, US, CR, DX, MG, XA, NM, PET...) start with this.
+const IMAGE_STORAGE: &[&str] = &["1.2.840.10008.5.1.4.1.1."];
+const PRINTER_WORDS: &[&str] = &[
+    "printer",
+    "jetdirect",
+    "laserjet",
+    "officejet",
+    "brother",
+    "kyocera",
+    "ricoh",
+    "lexmark",
+    "xerox",
+    "canon ir",
+    "zebra",
+];
+const PRINTER_SERVICES: &[&str] = &["_ipp._tcp", "_ipps._tcp", "_printer._tcp", "_pdl-datastream._tcp"];
+const INFRA_WORDS: &[&str] = &[
+    "cisco ios",
+    "ws-c",
+    "procurve",
+    "summit",
+    "junos",
+    "routeros",
+    "aruba",
+    "tl-sg",
+    "catalyst",
+    "nexus",
+    "fortigate",
+    "netscreen",
+    "neufbox",
+    "switch",
+    "router",
+];
+const WORKSTATION_WORDS: &[&str] = &[
+    "msft 5.0",
+    "windows nt",
+    "macintosh",
+    "mac os x",
+    "x11; linux",
+    "x11; ubuntu",
+    "desktop-",
+    "laptop",
+    "-pc",
+    "macbook",
+    "imac",
+    "iphone",
+    "android",
+    "thinkpad",
+    "lifebook",
+    "workstation",
+];
+const IOT_WORDS: &[&str] = &[
+    "udhcp",
+    "hue",
+    "camera",
+    "dcs-",
+    "wemo",
+    "hs110",
+    "tplink",
+    "withings",
+    "fitbit",
+    "gainspan",
+    "googlecast",
+    "chromecast",
+    "raspberrypi",
+    "esp32",
+    "esp8266",
+    "mudctl",
+    "upnp",
+    "_hap._tcp",
+];
+
+/// The rules, first match wins. Keep medical rules on top.
+pub static RULES: &[Rule] = &[
+    Rule {
+        class: DeviceClass::PatientMonitor,
+        evidence: "patient monitor named",
+        test: Test::Keyword(Field::Any, MONITOR_WORDS),
+    },
+    Rule {
+        class: DeviceClass::InfusionPump,
+        evidence: "infusion pump named",
+        test: Test::Keyword(Field::Any, PUMP_WORDS),
+    },
+    Rule {
+        class: DeviceClass::ImagingModality,
+        evidence: "DICOM SCU storing images",
+        test: Test::Both(&Test::Speaks(Protocol::DicomScu), &Test::Prefix(Field::SopClass, IMAGE_STORAGE)),
+    },
+    Rule {
+        class: DeviceClass::ImagingModality,
+        evidence: "imaging modality named",
+        test: Test::Keyword(Field::Any, MODALITY_WORDS),
+    },
+    Rule {
+        class: DeviceClass::Pacs,
+        evidence: "DICOM SCP (accepts associations)",
+        test: Test::Speaks(Protocol::DicomScp),
+    },
+    Rule { class: DeviceClass::Pacs, evidence: "PACS named", test: Test::Keyword(Field::Any, PACS_WORDS) },
+    Rule { class: DeviceClass::Pacs, evidence: "serves DICOM port", test: Test::Serves(&[104, 11112, 4242]) },
+    Rule { class: DeviceClass::Hl7Engine, evidence: "HL7 v2 sender", test: Test::Speaks(Protocol::Hl7Sender) },
+    Rule { class: DeviceClass::Hl7Engine, evidence: "HL7 v2 receiver", test: Test::Speaks(Protocol::Hl7Receiver) },
+    Rule {
+        class: DeviceClass::ImagingModality,
+        evidence: "DICOM SCU (query/retrieve or other)",
+        test: Test::Speaks(Protocol::DicomScu),
+    },
+    Rule {
+        class: DeviceClass::Printer,
+        evidence: "announces a print service",
+        test: Test::Keyword(Field::DnsSd, PRINTER_SERVICES),
+    },
+    Rule { class: DeviceClass::Printer, evidence: "serves printing ports", test: Test::Serves(&[9100, 515, 631]) },
+    Rule { class: DeviceClass::Printer, evidence: "printer named", test: Test::Keyword(Field::Any, PRINTER_WORDS) },
+    Rule {
+        class: DeviceClass::Printer,
+        evidence: "Brother printer hostname",
+        test: Test::Prefix(Field::Name, &["brw", "brn"]),
+    },
+    Rule {
+        class: DeviceClass::NetworkInfrastructure,
+        evidence: "announces bridge/router capability",
+        test: Test::Flag(flags::ROUTER),
+    },
+    Rule { class: DeviceClass::NetworkInfrastructure, evidence: "sends STP/LLDP/CDP", test: Test::Flag(flags::INFRA) },
+    Rule { class: DeviceClass::NetworkInfrastructure, evidence: "answers DHCP", test: Test::Flag(flags::DHCP_SERVER) },
+    Rule {
+        class: DeviceClass::NetworkInfrastructure,
+        evidence: "network equipment named",
+        test: Test::Keyword(Field::Software, INFRA_WORDS),
+    },
+    Rule {
+        class: DeviceClass::Workstation,
+        evidence: "workstation software",
+        test: Test::Keyword(Field::Software, WORKSTATION_WORDS),
+    },
+    Rule {
+        class: DeviceClass::Workstation,
+        evidence: "workstation name",
+        test: Test::Keyword(Field::Name, WORKSTATION_WORDS),
+    },
+    Rule { class: DeviceClass::Workstation, evidence: "RDP/SMB", test: Test::Speaks(Protocol::Rdp) },
+    Rule { class: DeviceClass::Workstation, evidence: "NetBIOS name", test: Test::Speaks(Protocol::Netbios) },
+    Rule {
+        class: DeviceClass::IotOther,
+        evidence: "embedded/IoT software",
+        test: Test::Keyword(Field::Any, IOT_WORDS),
+    },
+    Rule { class: DeviceClass::IotOther, evidence: "announces UPnP (SSDP)", test: Test::Speaks(Protocol::Ssdp) },
+    Rule { class: DeviceClass::Workstation, evidence: "browses the web", test: Test::Speaks(Protocol::Http) },
+    Rule { class: DeviceClass::Workstation, evidence: "TLS client", test: Test::Speaks(Protocol::Tls) },
+];
+
+/// What classification sees of an asset.
+pub struct AssetView<'a> {
+    /// The asset.
+    pub asset: &'a Asset,
+    /// Its strings.
+    pub strings: StringIter<'a>,
+}
+
+/// The outcome: class, the rule that decided, and the value that matched.
+pub struct Verdict<'a> {
+    /// Class.
+    pub class: DeviceClass,
+    /// The deciding rule, if any.
+    pub rule: Option<&'static Rule>,
+    /// The string that matched, for keyword rules.
+    pub matched: Option<&'a [u8]>,
+}
+
+impl Verdict<'_> {
+    /// `evidence: matched`, cut to the record's evidence length.
+    pub fn evidence_text(&self) -> Text<{ wardtap_proto::EVIDENCE_LEN }> {
+        let Some(rule) = self.rule else { return Text::new() };
+        let mut buf = [0u8; wardtap_proto::EVIDENCE_LEN];
+        let mut n = 0;
+        let sep: &[u8] = if self.matched.is_some() { b": " } else { b"" };
+        for &c in rule.evidence.as_bytes().iter().chain(sep).chain(self.matched.unwrap_or(b"")) {
+            let Some(slot) = buf.get_mut(n) else { break };
+            *slot = c;
+            n += 1;
+        }
+        text_from(&buf[..n]).0
+    }
+}
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    !n.is_empty() && hay.len() >= n.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+fn eval<'a>(t: &Test, v: &AssetView<'a>) -> Option<Option<&'a [u8]>> {
+    let a = v.asset;
+    match *t {
+        Test::Speaks(p) => a.protocols.contains(p).then_some(None),
+        Test::Flag(f) => (a.flags & f == f).then_some(None),
+        Test::Serves(ports) => a.services.iter().any(|s| ports.contains(&s.port)).then_some(None),
+        Test::Keyword(field, words) => v
+            .strings
+            .clone()
+            .filter(|(k, _)| field.covers(*k))
+            .find(|(_, s)| words.iter().any(|w| contains_ci(s, w)))
+            .map(|(_, s)| Some(s)),
+        Test::Prefix(field, prefixes) => v
+            .strings
+            .clone()
+            .filter(|(k, _)| field.covers(*k))
+            .find(|(_, s)| {
+                prefixes.iter().any(|p| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+            })
+            .map(|(_, s)| Some(s)),
+        Test::Both(x, y) => {
+            let a = eval(x, v)?;
+            let b = eval(y, v)?;
+            Some(b.or(a))
+        }
+    }
+}
+
+/// Applies [`RULES`].
+pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
+    for rule in RULES {
+        if let Some(matched) = eval(&rule.test, v) {
+            return Verdict { class: rule.class, rule: Some(rule), matched };
+        }
+    }
+    Verdict { class: DeviceClass::Unknown, rule: None, matched: None }
+}

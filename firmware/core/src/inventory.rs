@@ -1,0 +1,1032 @@
+//! The asset inventory: consumes facts, keeps one asset per source MAC and the edges
+//! between assets and the addresses they talk to.
+//!
+//! Tables and their eviction rules (sizes in [`crate::config`]):
+//! - assets: CLOCK; touching an asset gives it one round of credit, three if it carries
+//!   medical evidence, so idle non-medical devices go first. An evicted asset's strings are
+//!   freed at once; its edges are recognised as stale by the asset's generation and go first
+//!   when the edge table needs room.
+//! - edges: CLOCK, stale edges first, then those idle longest.
+//! - strings: no eviction (they belong to an asset); a full table or an asset's per-kind
+//!   share drops the new string and counts it.
+//!
+//! Locality: an address is "local" when it is link-local, inside a configured or learned
+//! subnet/prefix, or — while no subnet is known — private (RFC 1918 / ULA). A source address
+//! is taken as the sending MAC's own when it is local or when the packet still carries an
+//! initial TTL (64, 128, 255: not routed). A peer that is not local is external.
+
+use crate::classify;
+use crate::config::*;
+use crate::fact::{tcp_flags, AddrEvidence, DicomPdu, Fact, FrameCtx, IpCtx, Sink};
+use crate::table::{Hasher, Inserted, Table, TableKey, TableValue};
+use wardtap_proto::*;
+
+impl TableKey for Mac {
+    const EMPTY: Self = Mac([0; 6]);
+    #[inline]
+    fn hash(&self, h: &mut Hasher) {
+        let m = self.0;
+        h.write_u32(u32::from_le_bytes([m[0], m[1], m[2], m[3]]) ^ ((m[4] as u32) << 8 | m[5] as u32));
+        h.write_u32(u32::from_le_bytes([m[2], m[3], m[4], m[5]]));
+    }
+}
+
+/// Bit flags on an asset.
+pub mod flags {
+    /// Announced bridge/router/AP capabilities, or sent router advertisements.
+    pub const ROUTER: u8 = 0x01;
+    /// Announced telephone capability.
+    pub const PHONE: u8 = 0x02;
+    /// Sends switch chatter (STP, LLDP, CDP).
+    pub const INFRA: u8 = 0x04;
+    /// Answers DHCP.
+    pub const DHCP_SERVER: u8 = 0x08;
+    /// Answers DNS.
+    pub const DNS_SERVER: u8 = 0x10;
+    /// Classified as medical: spared longer by eviction.
+    pub const MEDICAL: u8 = 0x80;
+}
+
+/// One device, keyed by MAC.
+#[derive(Clone, Debug)]
+pub struct Asset {
+    /// First frame, µs.
+    pub first_seen: u64,
+    /// Last frame, µs.
+    pub last_seen: u64,
+    /// Frames sent.
+    pub frames_tx: u32,
+    /// Frames received (unicast to it).
+    pub frames_rx: u32,
+    /// Bytes sent.
+    pub bytes_tx: u64,
+    /// Bytes received.
+    pub bytes_rx: u64,
+    /// IPv4 addresses.
+    pub v4: heapless::Vec<[u8; 4], MAX_V4_PER_ASSET, u8>,
+    /// IPv6 addresses.
+    pub v6: heapless::Vec<[u8; 16], MAX_V6_PER_ASSET, u8>,
+    /// Protocols spoken.
+    pub protocols: ProtocolSet,
+    /// Ports answered on.
+    pub services: heapless::Vec<Service, MAX_SERVICES_PER_ASSET, u8>,
+    /// DHCP option 55, in order.
+    pub prl: heapless::Vec<u8, MAX_DHCP_PRL, u8>,
+    /// Slots of its strings in the string table.
+    pub strs: heapless::Vec<u16, MAX_STRINGS_PER_ASSET, u8>,
+    /// Last VLAN seen.
+    pub vlan: Option<u16>,
+    /// Current class (recomputed when evidence arrives).
+    pub class: DeviceClass,
+    /// [`flags`].
+    pub flags: u8,
+    /// Cleartext kinds seen, `1 << CleartextKind`.
+    pub cleartext: u8,
+    /// CLOCK credit.
+    credit: u8,
+    /// Strings, addresses or services that did not fit.
+    pub dropped: u16,
+}
+
+impl TableValue for Asset {
+    const EMPTY: Self = Asset {
+        first_seen: 0,
+        last_seen: 0,
+        frames_tx: 0,
+        frames_rx: 0,
+        bytes_tx: 0,
+        bytes_rx: 0,
+        v4: heapless::Vec::new(),
+        v6: heapless::Vec::new(),
+        protocols: ProtocolSet(0),
+        services: heapless::Vec::new(),
+        prl: heapless::Vec::new(),
+        strs: heapless::Vec::new(),
+        vlan: None,
+        class: DeviceClass::Unknown,
+        flags: 0,
+        cleartext: 0,
+        credit: 0,
+        dropped: 0,
+    };
+}
+
+/// Key of a kept string: owner, kind and a hash of the text (equal hashes count as equal
+/// strings; a collision drops one of two strings of the same kind on the same asset).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct StrKey {
+    asset: u16,
+    kind: u8,
+    hash: u32,
+}
+
+impl TableKey for StrKey {
+    const EMPTY: Self = StrKey { asset: u16::MAX, kind: 0xff, hash: 0 };
+    fn hash(&self, h: &mut Hasher) {
+        h.write_u32(self.hash ^ ((self.asset as u32) << 8 | self.kind as u32));
+    }
+}
+
+#[derive(Clone, Debug)]
+struct StrVal {
+    kind: StrKind,
+    text: Text<STRING_LEN>,
+}
+
+impl TableValue for StrVal {
+    const EMPTY: Self = StrVal { kind: StrKind::DnsQuery, text: heapless::Vec::new() };
+}
+
+/// A peer address edges point at (kept once, referred to by slot).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct PeerKey([u8; 16]);
+
+impl TableKey for PeerKey {
+    const EMPTY: Self = PeerKey([0xff; 16]);
+    #[inline]
+    fn hash(&self, h: &mut Hasher) {
+        let p = self.0;
+        h.write_u32(u32::from_le_bytes([p[12], p[13], p[14], p[15]]));
+        h.write_u32(
+            u32::from_le_bytes([p[0], p[1], p[2], p[3]])
+                ^ u32::from_le_bytes([p[4], p[5], p[6], p[7]])
+                ^ u32::from_le_bytes([p[8], p[9], p[10], p[11]]),
+        );
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PeerVal {
+    credit: u8,
+}
+
+impl TableValue for PeerVal {
+    const EMPTY: Self = PeerVal { credit: 0 };
+}
+
+/// Edge key: asset and peer (slot + low byte of generation), service port, transport,
+/// direction. 10 bytes: the edge table is the largest in the core.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct EdgeKey {
+    asset: u16,
+    peer: u16,
+    port: u16,
+    agen: u8,
+    pgen: u8,
+    transport: u8,
+    outbound: bool,
+}
+
+impl TableKey for EdgeKey {
+    const EMPTY: Self =
+        EdgeKey { asset: u16::MAX, peer: u16::MAX, port: 0, agen: 0, pgen: 0, transport: 0, outbound: false };
+    #[inline]
+    fn hash(&self, h: &mut Hasher) {
+        h.write_u32((self.asset as u32) << 16 | self.peer as u32);
+        h.write_u32((self.port as u32) << 16 | (self.transport as u32) << 8 | self.outbound as u32);
+    }
+}
+
+/// Edge counters: 20 bytes. Bytes are a 48-bit count (256 TB) split to keep 4-byte alignment.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    frames: u32,
+    bytes_lo: u32,
+    first: u32,
+    last: u32,
+    bytes_hi: u16,
+    credit: u8,
+}
+
+impl Edge {
+    fn bytes(&self) -> u64 {
+        (self.bytes_hi as u64) << 32 | self.bytes_lo as u64
+    }
+    fn add_bytes(&mut self, n: u64) {
+        let b = self.bytes().saturating_add(n).min((1 << 48) - 1);
+        self.bytes_lo = b as u32;
+        self.bytes_hi = (b >> 32) as u16;
+    }
+}
+
+impl TableValue for Edge {
+    const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
+}
+
+/// Counters of the inventory's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InventoryCounters {
+    /// Assets evicted.
+    pub assets_evicted: u32,
+    /// Edges evicted.
+    pub edges_evicted: u32,
+    /// Peer addresses evicted.
+    pub peers_evicted: u32,
+    /// Strings dropped because the table was full.
+    pub strings_dropped_full: u32,
+    /// Strings dropped because the asset had its share.
+    pub strings_dropped_cap: u32,
+    /// Strings kept cut short.
+    pub strings_truncated: u32,
+    /// Addresses dropped (asset full).
+    pub addresses_dropped: u32,
+    /// Services dropped (asset full).
+    pub services_dropped: u32,
+    /// Facts naming no usable device.
+    pub observations_ignored: u32,
+}
+
+type Assets = Table<Mac, Asset, MAX_ASSETS, { MAX_ASSETS * 2 }>;
+type Strings = Table<StrKey, StrVal, MAX_STRINGS, { MAX_STRINGS * 2 }>;
+type Peers = Table<PeerKey, PeerVal, MAX_PEERS, { MAX_PEERS * 2 }>;
+type Edges = Table<EdgeKey, Edge, MAX_EDGES, { MAX_EDGES * 2 }>;
+
+/// The inventory.
+pub struct Inventory {
+    assets: Assets,
+    strings: Strings,
+    peers: Peers,
+    edges: Edges,
+    subnets: heapless::Vec<([u8; 4], u8), MAX_SUBNETS, u8>,
+    prefixes6: heapless::Vec<([u8; 16], u8), MAX_PREFIXES6, u8>,
+    /// What it counted.
+    pub counters: InventoryCounters,
+}
+
+/// Ports below this, or in [`KNOWN_SERVICE_PORTS`], are taken as the server side.
+const EPHEMERAL_START: u16 = 1024;
+/// Registered ports above 1023 that are services (medical and management ones included).
+const KNOWN_SERVICE_PORTS: &[u16] = &[
+    1433, 1521, 1883, 1900, 2575, 3306, 3389, 4242, 5353, 5355, 5432, 5900, 6661, 8000, 8080, 8443, 8883, 9100, 11112,
+    5938, 2101, 6001, 6002, 6003, 6004, 2000, 5060, 5061,
+];
+
+fn is_service_port(p: u16) -> bool {
+    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.contains(&p)
+}
+
+fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let full = (bits / 8) as usize;
+    let rem = bits % 8;
+    if full > a.len() || full > b.len() || a[..full] != b[..full] {
+        return false;
+    }
+    if rem == 0 {
+        return true;
+    }
+    match (a.get(full), b.get(full)) {
+        (Some(x), Some(y)) => (x ^ y) & (0xffu8 << (8 - rem)) == 0,
+        _ => false,
+    }
+}
+
+fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a[0] == 10 || (a[0] == 172 && a[1] & 0xf0 == 16) || (a[0] == 192 && a[1] == 168),
+        IpAddr::V6(b) => b[0] & 0xfe == 0xfc,
+    }
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl Inventory {
+    /// Empty inventory.
+    pub const fn new(seed: u32) -> Self {
+        Inventory {
+            assets: Table::new(seed),
+            strings: Table::new(seed ^ 0x9e37_79b9),
+            peers: Table::new(seed ^ 0x3c6e_f372),
+            edges: Table::new(seed ^ 0x7f4a_7c15),
+            subnets: heapless::Vec::new(),
+            prefixes6: heapless::Vec::new(),
+            counters: InventoryCounters {
+                assets_evicted: 0,
+                edges_evicted: 0,
+                peers_evicted: 0,
+                strings_dropped_full: 0,
+                strings_dropped_cap: 0,
+                strings_truncated: 0,
+                addresses_dropped: 0,
+                services_dropped: 0,
+                observations_ignored: 0,
+            },
+        }
+    }
+
+    /// Declares a local IPv4 subnet (configuration); returns false when the list is full.
+    pub fn add_subnet(&mut self, net: [u8; 4], prefix: u8) -> bool {
+        let prefix = prefix.min(32);
+        if self.subnets.iter().any(|(n, p)| *p == prefix && prefix_match(n, &net, prefix)) {
+            return true;
+        }
+        self.subnets.push((net, prefix)).is_ok()
+    }
+
+    /// Whether `ip` is on the monitored segment.
+    pub fn is_local(&self, ip: &IpAddr) -> bool {
+        if ip.is_link_local() {
+            return true;
+        }
+        match ip {
+            IpAddr::V4(a) => {
+                if self.subnets.is_empty() {
+                    is_private(ip)
+                } else {
+                    self.subnets.iter().any(|(n, p)| prefix_match(n, a, *p))
+                }
+            }
+            IpAddr::V6(b) => {
+                if self.prefixes6.is_empty() {
+                    is_private(ip)
+                } else {
+                    self.prefixes6.iter().any(|(n, p)| prefix_match(n, b, *p))
+                }
+            }
+        }
+    }
+
+    /// Assets in use.
+    pub fn asset_count(&self) -> usize {
+        self.assets.len()
+    }
+    /// Live edges (edges of evicted assets excluded).
+    pub fn edge_count(&self) -> usize {
+        self.edges.iter().filter(|(_, k, _)| self.edge_live(k)).count()
+    }
+    /// Table fill figures.
+    pub fn fill(&self) -> TableFill {
+        let f = |a: usize, b: usize| (a.min(u16::MAX as usize) as u16, b.min(u16::MAX as usize) as u16);
+        TableFill {
+            assets: f(self.assets.len(), MAX_ASSETS),
+            edges: f(self.edges.len(), MAX_EDGES),
+            peers: f(self.peers.len(), MAX_PEERS),
+            strings: f(self.strings.len(), MAX_STRINGS),
+            flows: (0, 0),
+        }
+    }
+
+    /// Slot of `mac`'s asset, creating it (evicting if needed). `None` for non-device MACs.
+    fn asset_slot(&mut self, mac: Mac, ts: u64) -> Option<u16> {
+        if !mac.is_device() {
+            self.counters.observations_ignored += 1;
+            return None;
+        }
+        let mut fresh = Asset::EMPTY;
+        fresh.first_seen = ts;
+        fresh.last_seen = ts;
+        let slot = match self.assets.insert(mac, Asset::EMPTY) {
+            Some(Inserted::Existing(s)) => return Some(s),
+            Some(Inserted::New(s)) => s,
+            None => {
+                let (_, victim) = self.assets.evict(|_, a| {
+                    if a.credit > 0 {
+                        a.credit -= 1;
+                        true
+                    } else {
+                        false
+                    }
+                })?;
+                self.counters.assets_evicted += 1;
+                self.free_strings_of_slot(victim);
+                match self.assets.insert(mac, Asset::EMPTY)? {
+                    Inserted::New(s) | Inserted::Existing(s) => s,
+                }
+            }
+        };
+        if let Some(a) = self.assets.slot_mut(slot) {
+            *a = fresh;
+            a.credit = 1;
+        }
+        Some(slot)
+    }
+
+    /// An evicted asset's strings: the asset is gone, its `strs` list went with it, so
+    /// find them by owner (bounded by the string table size; evictions are rare).
+    fn free_strings_of_slot(&mut self, slot: u16) {
+        let mut victims: heapless::Vec<u16, MAX_STRINGS_PER_ASSET, u8> = heapless::Vec::new();
+        for (s, k, _) in self.strings.iter() {
+            if k.asset == slot && victims.push(s).is_err() {
+                break;
+            }
+        }
+        for s in victims {
+            self.strings.remove_slot(s);
+        }
+    }
+
+    fn touch(a: &mut Asset, ts: u64) {
+        if ts > a.last_seen {
+            a.last_seen = ts;
+        }
+        a.credit = if a.flags & flags::MEDICAL != 0 { 3 } else { 1 };
+    }
+
+    fn add_address(&mut self, slot: u16, ip: IpAddr) {
+        if ip.is_unspecified() || ip.is_group() {
+            return;
+        }
+        let Some(a) = self.assets.slot_mut(slot) else { return };
+        let full = match ip {
+            IpAddr::V4(v) => !a.v4.contains(&v) && a.v4.push(v).is_err(),
+            IpAddr::V6(v) => !a.v6.contains(&v) && a.v6.push(v).is_err(),
+        };
+        if full {
+            a.dropped = a.dropped.saturating_add(1);
+            self.counters.addresses_dropped += 1;
+        }
+    }
+
+    fn owns(&self, slot: u16, ip: &IpAddr) -> bool {
+        match (self.assets.slot(slot), ip) {
+            (Some((_, a)), IpAddr::V4(v)) => a.v4.contains(v),
+            (Some((_, a)), IpAddr::V6(v)) => a.v6.contains(v),
+            _ => false,
+        }
+    }
+
+    /// Keeps `text` as a string of `kind` for the asset at `slot`. Returns whether it is new.
+    fn add_string(&mut self, slot: u16, kind: StrKind, text: &[u8]) -> bool {
+        let text = crate::dissect::util::trim_ws(text);
+        if text.is_empty() {
+            return false;
+        }
+        let (t, cut): (Text<STRING_LEN>, bool) = text_from(text);
+        let mut h = Hasher::new(0);
+        h.write(&t);
+        let key = StrKey { asset: slot, kind: kind.to_u8(), hash: h.finish() };
+        if self.strings.find(&key).is_some() {
+            return false;
+        }
+        let Some((_, a)) = self.assets.slot(slot) else { return false };
+        let same_kind =
+            a.strs.iter().filter(|s| self.strings.slot(**s).map(|(k, _)| k.kind == key.kind).unwrap_or(false)).count();
+        if a.strs.is_full() || same_kind >= MAX_STRINGS_PER_KIND {
+            self.counters.strings_dropped_cap += 1;
+            if let Some(a) = self.assets.slot_mut(slot) {
+                a.dropped = a.dropped.saturating_add(1);
+            }
+            return false;
+        }
+        let Some(Inserted::New(s)) = self.strings.insert(key, StrVal { kind, text: t }) else {
+            self.counters.strings_dropped_full += 1;
+            if let Some(a) = self.assets.slot_mut(slot) {
+                a.dropped = a.dropped.saturating_add(1);
+            }
+            return false;
+        };
+        if cut {
+            self.counters.strings_truncated += 1;
+        }
+        if let Some(a) = self.assets.slot_mut(slot) {
+            // Cannot fail: checked `is_full` above.
+            let _ = a.strs.push(s);
+        }
+        true
+    }
+
+    fn add_service(&mut self, slot: u16, transport: Transport, port: u16) {
+        let Some(a) = self.assets.slot_mut(slot) else { return };
+        let svc = Service { transport, port };
+        if !a.services.contains(&svc) && a.services.push(svc).is_err() {
+            a.dropped = a.dropped.saturating_add(1);
+            self.counters.services_dropped += 1;
+        }
+    }
+
+    fn speak(&mut self, slot: u16, p: Protocol) -> bool {
+        match self.assets.slot_mut(slot) {
+            Some(a) if !a.protocols.contains(p) => {
+                a.protocols.insert(p);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Re-runs the class rules for one asset (called when its evidence changed).
+    fn reclassify(&mut self, slot: u16) {
+        let Some((_, a)) = self.assets.slot(slot) else { return };
+        let view = classify::AssetView { asset: a, strings: self.strings_of(a) };
+        let class = classify::classify(&view).class;
+        if let Some(a) = self.assets.slot_mut(slot) {
+            a.class = class;
+            if class.is_medical() {
+                a.flags |= flags::MEDICAL;
+            } else {
+                a.flags &= !flags::MEDICAL;
+            }
+        }
+    }
+
+    fn strings_of<'a>(&'a self, a: &'a Asset) -> StringIter<'a> {
+        StringIter { inv: self, slots: a.strs.iter() }
+    }
+
+    fn edge_live(&self, k: &EdgeKey) -> bool {
+        self.assets.slot(k.asset).is_some()
+            && self.assets.generation(k.asset) == k.agen
+            && self.peers.slot(k.peer).is_some()
+            && self.peers.generation(k.peer) == k.pgen
+    }
+
+    /// Slot of a peer address, creating it (evicting if needed).
+    fn peer_slot(&mut self, ip: IpAddr) -> Option<u16> {
+        let key = PeerKey(ip.to_bytes16());
+        let slot = match self.peers.insert(key, PeerVal { credit: 1 }) {
+            Some(Inserted::Existing(s) | Inserted::New(s)) => s,
+            None => {
+                self.peers.evict(|_, p| {
+                    if p.credit > 0 {
+                        p.credit -= 1;
+                        true
+                    } else {
+                        false
+                    }
+                })?;
+                self.counters.peers_evicted += 1;
+                match self.peers.insert(key, PeerVal { credit: 1 })? {
+                    Inserted::Existing(s) | Inserted::New(s) => s,
+                }
+            }
+        };
+        if let Some(p) = self.peers.slot_mut(slot) {
+            p.credit = 1;
+        }
+        Some(slot)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn edge(&mut self, slot: u16, peer: IpAddr, transport: Transport, port: u16, outbound: bool, len: u16, ts: u64) {
+        let Some(p) = self.peer_slot(peer) else { return };
+        let key = EdgeKey {
+            asset: slot,
+            peer: p,
+            port,
+            agen: self.assets.generation(slot),
+            pgen: self.peers.generation(p),
+            transport: transport.to_u8(),
+            outbound,
+        };
+        let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
+        let fresh = Edge { first: secs, ..Edge::EMPTY };
+        let s = match self.edges.insert(key, fresh) {
+            Some(Inserted::Existing(s) | Inserted::New(s)) => s,
+            None => {
+                // Stale edges (their asset or peer was evicted) go first, then idle ones.
+                let (assets, peers) = (&self.assets, &self.peers);
+                let live = |k: &EdgeKey| {
+                    assets.slot(k.asset).is_some()
+                        && assets.generation(k.asset) == k.agen
+                        && peers.slot(k.peer).is_some()
+                        && peers.generation(k.peer) == k.pgen
+                };
+                let evicted = self.edges.evict(|k, e| {
+                    if !live(k) || e.credit == 0 {
+                        false
+                    } else {
+                        e.credit -= 1;
+                        true
+                    }
+                });
+                if evicted.is_some() {
+                    self.counters.edges_evicted += 1;
+                }
+                let Some(Inserted::New(s)) = self.edges.insert(key, fresh) else { return };
+                s
+            }
+        };
+        if let Some(e) = self.edges.slot_mut(s) {
+            e.frames = e.frames.saturating_add(1);
+            e.add_bytes(len as u64);
+            e.last = e.last.max(secs);
+            e.credit = 1;
+        }
+    }
+
+    /// Per-frame accounting: assets for both MACs, addresses, edges, services.
+    fn on_frame(&mut self, ctx: &FrameCtx) {
+        let src = self.asset_slot(ctx.src_mac, ctx.ts);
+        if let Some(s) = src {
+            if let Some(a) = self.assets.slot_mut(s) {
+                Self::touch(a, ctx.ts);
+                a.frames_tx = a.frames_tx.saturating_add(1);
+                a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
+                a.vlan = ctx.vlan;
+            }
+        }
+        // The receiver is only counted if already known: a frame to an unseen MAC is no
+        // proof that a device exists (flooded or stale destinations).
+        let dst = if ctx.dst_mac.is_device() { self.assets.find(&ctx.dst_mac) } else { None };
+        if let Some(d) = dst {
+            if let Some(a) = self.assets.slot_mut(d) {
+                a.frames_rx = a.frames_rx.saturating_add(1);
+                a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+            }
+        }
+        let Some(ip) = ctx.ip else { return };
+        let p = if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 };
+        if let Some(s) = src {
+            self.speak(s, p);
+        }
+        if ip.src.is_unspecified() {
+            return;
+        }
+        // A packet that still has its sender's initial TTL was not routed: its source
+        // address is the sending MAC's own even outside any known subnet (public-addressed
+        // segments, captures with no DHCP or ARP in them).
+        let unrouted = matches!(ip.ttl, 64 | 128 | 255);
+        let src_local = self.is_local(&ip.src) || unrouted;
+        if let Some(s) = src {
+            if src_local && !self.owns(s, &ip.src) {
+                self.add_address(s, ip.src);
+            }
+        }
+        if ip.dst.is_group() {
+            // Multicast/broadcast: no edge (it is chatter, not a conversation), but a source
+            // port that is a service still says what the sender offers (mDNS, SSDP...).
+            return;
+        }
+        let (server_is_src, port) = server_side(&ip);
+        let src_owner = src.filter(|s| src_local && self.owns(*s, &ip.src));
+        let dst_owner = dst.filter(|d| self.owns(*d, &ip.dst));
+        if let Some(s) = src_owner {
+            self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
+            if server_is_src && answered(&ip) {
+                self.add_service(s, ip.transport, port);
+            }
+        } else if let Some(d) = dst_owner {
+            // Sent by a router on behalf of a remote host: the edge belongs to the receiver.
+            self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts);
+        }
+        if let (Some(d), Some(_)) = (dst_owner, src_owner) {
+            self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts);
+        }
+    }
+
+    /// Applies one fact.
+    fn on_fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>) {
+        let ts = ctx.ts;
+        match *fact {
+            Fact::Address { mac, ip, how } => {
+                let local = self.is_local(&ip);
+                // An announced management address may sit on another subnet; the others are
+                // on this segment by construction.
+                if how == AddrEvidence::IpSource && !local {
+                    return;
+                }
+                if let Some(s) = self.asset_slot(mac, ts) {
+                    self.add_address(s, ip);
+                }
+            }
+            Fact::Arp { .. } => {
+                if let Some(s) = self.sender(ctx) {
+                    self.speak(s, Protocol::Arp);
+                }
+            }
+            Fact::Subnet { net, prefix } => {
+                let _ = self.add_subnet(net, prefix);
+            }
+            Fact::Prefix6 { prefix, len } => {
+                if len <= 128
+                    && !self.prefixes6.iter().any(|(p, l)| *l == len && prefix_match(p, &prefix, len))
+                    && self.prefixes6.push((prefix, len)).is_err()
+                {
+                    self.counters.addresses_dropped += 1;
+                }
+            }
+            Fact::Name { mac, name, source } => self.string_for(mac, ts, StrKind::Name(source), name),
+            Fact::Software { mac, text, source } => self.string_for(mac, ts, StrKind::Software(source), text),
+            Fact::Info { mac, field, value } => self.string_for(mac, ts, StrKind::Info(field), value),
+            Fact::DhcpClient { mac, prl, .. } => {
+                if let Some(s) = self.asset_slot(mac, ts) {
+                    let mut changed = self.speak(s, Protocol::Dhcp);
+                    if let Some(a) = self.assets.slot_mut(s) {
+                        if !prl.is_empty() && a.prl.as_slice() != &prl[..prl.len().min(MAX_DHCP_PRL)] {
+                            a.prl.clear();
+                            let _ = a.prl.extend_from_slice(&prl[..prl.len().min(MAX_DHCP_PRL)]);
+                            changed = true;
+                        }
+                    }
+                    if changed {
+                        self.reclassify(s);
+                    }
+                }
+            }
+            Fact::DhcpServer { .. } => self.flag_sender(ctx, flags::DHCP_SERVER),
+            Fact::DnsQuery { name, .. } => {
+                if let Some(s) = self.sender(ctx) {
+                    self.add_string(s, StrKind::DnsQuery, name);
+                }
+            }
+            Fact::DnsAddr { .. } => {
+                if ctx.ip.map(|i| i.sport == 53).unwrap_or(false) {
+                    self.flag_sender(ctx, flags::DNS_SERVER);
+                }
+            }
+            Fact::DnsPtr { addr, name } => {
+                // A reverse answer names whichever asset owns that address.
+                if let Some(s) = self.owner_of(&addr) {
+                    if self.add_string(s, StrKind::Name(NameSource::DnsPtr), name) {
+                        self.reclassify(s);
+                    }
+                }
+            }
+            Fact::DnsSdService { instance, service, .. } => {
+                if let Some(s) = self.sender(ctx) {
+                    let mut buf = [0u8; 2 * STRING_LEN];
+                    let n = join(&mut buf, instance, b'.', service);
+                    let a = self.add_string(s, StrKind::DnsSdService, &buf[..n]);
+                    let b = self.add_string(s, StrKind::Name(NameSource::DnsSd), instance);
+                    if a || b {
+                        self.reclassify(s);
+                    }
+                }
+            }
+            Fact::Capabilities { is_bridge_or_router, is_phone } => {
+                let f = if is_bridge_or_router { flags::ROUTER } else { 0 } | if is_phone { flags::PHONE } else { 0 };
+                self.flag_sender(ctx, f);
+            }
+            Fact::HttpRequest { host, .. } => {
+                if let (Some(s), Some(h)) = (self.sender(ctx), host) {
+                    self.add_string(s, StrKind::HttpHost, h);
+                }
+            }
+            Fact::TlsClientHello { sni, ja4, .. } => {
+                if let Some(s) = self.sender(ctx) {
+                    if let Some(n) = sni {
+                        self.add_string(s, StrKind::TlsSni, n);
+                    }
+                    self.add_string(s, StrKind::Ja4, ja4);
+                }
+            }
+            Fact::Dicom { pdu, called_ae, calling_ae, sop_class, .. } => {
+                let Some(s) = self.sender(ctx) else { return };
+                match pdu {
+                    DicomPdu::AssociateRq => {
+                        self.speak(s, Protocol::DicomScu);
+                        self.add_string(s, StrKind::DicomAeCalled, called_ae);
+                        if let Some(sop) = sop_class {
+                            self.add_string(s, StrKind::Info(InfoField::DicomSopClass), sop);
+                        }
+                        // The acceptor is on this segment too when it owns the destination.
+                        if let Some(d) = self.receiver(ctx) {
+                            self.speak(d, Protocol::DicomScp);
+                            self.add_string(d, StrKind::Name(NameSource::DicomAe), called_ae);
+                            self.add_string(d, StrKind::DicomAeCalling, calling_ae);
+                            self.reclassify(d);
+                        }
+                    }
+                    DicomPdu::AssociateAc => {
+                        self.speak(s, Protocol::DicomScp);
+                        self.add_string(s, StrKind::DicomAeCalling, calling_ae);
+                    }
+                }
+                self.reclassify(s);
+            }
+            Fact::Hl7 {
+                sending_app,
+                sending_facility,
+                receiving_app,
+                receiving_facility,
+                message_type,
+                version,
+                is_ack,
+            } => {
+                let Some(s) = self.sender(ctx) else { return };
+                let mut buf = [0u8; 2 * STRING_LEN];
+                if is_ack {
+                    self.speak(s, Protocol::Hl7Receiver);
+                    // An ACK's MSH-3/4 is the acknowledging application itself.
+                    let n = join(&mut buf, sending_app, b'|', sending_facility);
+                    self.add_string(s, StrKind::Hl7Sending, &buf[..n]);
+                } else {
+                    self.speak(s, Protocol::Hl7Sender);
+                    let n = join(&mut buf, sending_app, b'|', sending_facility);
+                    self.add_string(s, StrKind::Hl7Sending, &buf[..n]);
+                    let n = join(&mut buf, receiving_app, b'|', receiving_facility);
+                    self.add_string(s, StrKind::Hl7Receiving, &buf[..n]);
+                    self.add_string(s, StrKind::Hl7MessageType, message_type);
+                    if let Some(d) = self.receiver(ctx) {
+                        self.speak(d, Protocol::Hl7Receiver);
+                        let n = join(&mut buf, receiving_app, b'|', receiving_facility);
+                        self.add_string(d, StrKind::Hl7Sending, &buf[..n]);
+                        self.reclassify(d);
+                    }
+                }
+                self.add_string(s, StrKind::Hl7Version, version);
+                self.reclassify(s);
+            }
+            Fact::Cleartext { kind } => {
+                if let Some(s) = self.sender(ctx) {
+                    if let Some(a) = self.assets.slot_mut(s) {
+                        a.cleartext |= 1 << (kind as u8);
+                    }
+                }
+            }
+            Fact::Speaks { protocol } => {
+                if let Some(s) = self.sender(ctx) {
+                    if self.speak(s, protocol) {
+                        if matches!(protocol, Protocol::Stp | Protocol::Lldp | Protocol::Cdp) {
+                            if let Some(a) = self.assets.slot_mut(s) {
+                                a.flags |= flags::INFRA;
+                            }
+                        }
+                        self.reclassify(s);
+                    }
+                }
+            }
+            Fact::Snmp { is_response, .. } => {
+                if let Some(s) = self.sender(ctx) {
+                    self.speak(s, Protocol::Snmp);
+                    if is_response {
+                        if let Some(ip) = ctx.ip {
+                            self.add_service(s, Transport::Udp, ip.sport);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn sender(&self, ctx: &FrameCtx) -> Option<u16> {
+        self.assets.find(&ctx.src_mac)
+    }
+
+    /// The asset that owns the destination address of this frame, if it is on the segment.
+    fn receiver(&self, ctx: &FrameCtx) -> Option<u16> {
+        let ip = ctx.ip?;
+        let d = self.assets.find(&ctx.dst_mac)?;
+        self.owns(d, &ip.dst).then_some(d)
+    }
+
+    fn owner_of(&self, ip: &IpAddr) -> Option<u16> {
+        if !self.is_local(ip) {
+            return None;
+        }
+        self.assets.iter().find(|(s, _, _)| self.owns(*s, ip)).map(|(s, _, _)| s)
+    }
+
+    fn flag_sender(&mut self, ctx: &FrameCtx, f: u8) {
+        let Some(s) = self.sender(ctx) else { return };
+        let Some(a) = self.assets.slot_mut(s) else { return };
+        if a.flags & f != f {
+            a.flags |= f;
+            self.reclassify(s);
+        }
+    }
+
+    fn string_for(&mut self, mac: Mac, ts: u64, kind: StrKind, text: &[u8]) {
+        if let Some(s) = self.asset_slot(mac, ts) {
+            if self.add_string(s, kind, text) {
+                self.reclassify(s);
+            }
+        }
+    }
+
+    /// The record for the asset at `slot`.
+    pub fn record(&self, slot: u16) -> Option<AssetRecord> {
+        let (mac, a) = self.assets.slot(slot)?;
+        let verdict = classify::classify(&classify::AssetView { asset: a, strings: self.strings_of(a) });
+        let mut r = AssetRecord {
+            mac: *mac,
+            vlan: a.vlan,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            frames_tx: a.frames_tx,
+            frames_rx: a.frames_rx,
+            bytes_tx: a.bytes_tx,
+            bytes_rx: a.bytes_rx,
+            ipv4: heapless::Vec::new(),
+            ipv6: heapless::Vec::new(),
+            class: verdict.class,
+            evidence: verdict.evidence_text(),
+            protocols: a.protocols,
+            services: heapless::Vec::new(),
+            dhcp_prl: heapless::Vec::new(),
+            cleartext: a.cleartext,
+            strings: heapless::Vec::new(),
+            dropped: a.dropped,
+        };
+        // The record's capacities are at least the asset's (checked in tests).
+        for v in &a.v4 {
+            let _ = r.ipv4.push(*v);
+        }
+        for v in &a.v6 {
+            let _ = r.ipv6.push(*v);
+        }
+        for v in &a.services {
+            let _ = r.services.push(*v);
+        }
+        let _ = r.dhcp_prl.extend_from_slice(&a.prl);
+        for (kind, text) in self.strings_of(a) {
+            let _ = r.strings.push(StrRecord { kind, text: text_from(text).0 });
+        }
+        Some(r)
+    }
+
+    /// Records of every asset, in slot order.
+    pub fn records(&self) -> impl Iterator<Item = AssetRecord> + '_ {
+        self.assets.iter().filter_map(|(s, _, _)| self.record(s))
+    }
+
+    /// Every live edge.
+    pub fn edge_records(&self) -> impl Iterator<Item = EdgeRecord> + '_ {
+        self.edges.iter().filter_map(|(_, k, e)| {
+            if !self.edge_live(k) {
+                return None;
+            }
+            let (mac, _) = self.assets.slot(k.asset)?;
+            let (pk, _) = self.peers.slot(k.peer)?;
+            let peer = IpAddr::from_bytes16(pk.0);
+            Some(EdgeRecord {
+                asset: *mac,
+                peer,
+                external: !self.is_local(&peer),
+                transport: Transport::from_ip_proto(k.transport),
+                port: k.port,
+                direction: if k.outbound { Direction::Outbound } else { Direction::Inbound },
+                frames: e.frames,
+                bytes: e.bytes(),
+                first_seen: e.first,
+                last_seen: e.last,
+            })
+        })
+    }
+}
+
+/// Which end is the server and which port is the service: a SYN's destination; else the
+/// well-known / registered port; else the lower port.
+fn server_side(ip: &IpCtx) -> (bool, u16) {
+    if ip.transport == Transport::Tcp && ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
+        return (false, ip.dport);
+    }
+    if ip.transport == Transport::Tcp
+        && ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK
+    {
+        return (true, ip.sport);
+    }
+    let (s, d) = (is_service_port(ip.sport), is_service_port(ip.dport));
+    match (s, d) {
+        (true, false) => (true, ip.sport),
+        (false, true) => (false, ip.dport),
+        _ if ip.sport < ip.dport => (true, ip.sport),
+        _ => (false, ip.dport),
+    }
+}
+
+/// The source really answered on its port: a SYN-ACK, TCP data or UDP payload from it.
+fn answered(ip: &IpCtx) -> bool {
+    match ip.transport {
+        Transport::Tcp => ip.tcp_flags & tcp_flags::SYN != 0 || ip.payload_len > 0,
+        Transport::Udp => ip.sport != 0,
+        _ => false,
+    }
+}
+
+/// Writes `a SEP b` into `buf`, cut to fit. Returns the length.
+fn join(buf: &mut [u8], a: &[u8], sep: u8, b: &[u8]) -> usize {
+    let mut n = 0;
+    for &c in a.iter().chain(core::iter::once(&sep)).chain(b.iter()) {
+        let Some(slot) = buf.get_mut(n) else { break };
+        *slot = c;
+        n += 1;
+    }
+    n
+}
+
+/// Iterates an asset's strings.
+pub struct StringIter<'a> {
+    inv: &'a Inventory,
+    slots: core::slice::Iter<'a, u16>,
+}
+
+impl<'a> Iterator for StringIter<'a> {
+    type Item = (StrKind, &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        for s in self.slots.by_ref() {
+            if let Some((_, v)) = self.inv.strings.slot(*s) {
+                return Some((v.kind, v.text.as_slice()));
+            }
+        }
+        None
+    }
+}
+
+impl Clone for StringIter<'_> {
+    fn clone(&self) -> Self {
+        StringIter { inv: self.inv, slots: self.slots.clone() }
+    }
+}
+
+impl Sink for Inventory {
+    fn frame(&mut self, ctx: &FrameCtx) {
+        self.on_frame(ctx);
+    }
+    fn fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>) {
+        self.on_fact(ctx, fact);
+    }
+}
