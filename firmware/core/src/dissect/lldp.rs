@@ -218,7 +218,7 @@ fn org<S: Sink + ?Sized>(ctx: &FrameCtx, v: &[u8], sink: &mut S) -> bool {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::{ctx, facts, frames};
     use crate::fact::collect::Collect;
     use std::vec::Vec;
 
@@ -253,8 +253,16 @@ mod tests {
         assert!(c.has("Info 00:18:ba:98:68:8f ChassisId 00:18:ba:98:68:8f"));
         assert!(c.has("Info 00:18:ba:98:68:8f PortId Fa0/13"));
         assert!(c.has("Info 00:19:2f:a7:b2:8d PortId Uplink to S1"));
-        // The port id is text, so the port description is not repeated as a port id.
-        assert!(!c.has("PortId GigabitEthernet0/13"));
+        // The port id is text, so the port description is not repeated as a port id (CDP,
+        // in the same capture, does say GigabitEthernet0/13: look at the LLDP frames alone).
+        let mut only = Collect::default();
+        for (_, f) in frames("lldp-cdp-cisco3560__tcpdump.pcap") {
+            if f.get(12..14) == Some(&[0x88, 0xcc][..]) {
+                assert_eq!(dissect(&ctx(), &f[14..], &mut only), Ok(()));
+            }
+        }
+        assert!(only.has("PortId Uplink to S1"));
+        assert!(!only.has("PortId GigabitEthernet0/13"));
         assert!(c.has("Capabilities bridge_or_router=true phone=false"));
     }
 
