@@ -1,4 +1,9 @@
-//! The wardtap host tool as a library: capture replay input, vendor lookup, ...
+//! The wardtap host tool as a library: capture input, vendor lookup, the inventory
+//! document and its output formats, and the commands' logic. `anyhow` stays in `main.rs`;
+//! everything here returns typed errors.
 
 pub mod capture;
+pub mod model;
 pub mod oui;
+pub mod output;
+pub mod replay;

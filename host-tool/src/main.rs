@@ -1,1 +1,83 @@
-fn main() {}
+//! `wardtap`: the host tool. Thin on purpose: parsing arguments and printing errors; the
+//! work is in the library.
+//!
+//! Exit codes: 0 success; 1 some input could not be read (what was read is still printed);
+//! 2 usage error.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use wardtap::output::{self, Format};
+use wardtap::replay;
+
+#[derive(Parser)]
+#[command(name = "wardtap", version, about = "Passive inventory of a ward network segment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the tap core over capture files (pcap/pcapng) and print the inventory.
+    Replay {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Declare a local IPv4 subnet (CIDR, repeatable); otherwise learned from DHCP and
+        /// private ranges.
+        #[arg(long = "subnet", value_parser = parse_cidr)]
+        subnets: Vec<([u8; 4], u8)>,
+        /// Do not draw a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Capture files, processed in order as one stream.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
+    let (a, p) = s.split_once('/').ok_or("expected a.b.c.d/len")?;
+    let ip: std::net::Ipv4Addr = a.parse().map_err(|e| format!("{a}: {e}"))?;
+    let p: u8 = p.parse().map_err(|e| format!("{p}: {e}"))?;
+    if p > 32 {
+        return Err("prefix length above 32".into());
+    }
+    Ok((ip.octets(), p))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`wardtap replay x | head`) is not an error worth a message.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("wardtap: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Replay { format, subnets, no_progress, files } => {
+            let outcome = replay::run(&replay::Options { files, subnets, progress: !no_progress });
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            output::write(&outcome.document, format, &mut out).context("writing the inventory")?;
+            out.flush().context("writing the inventory")?;
+            for e in &outcome.errors {
+                eprintln!("wardtap: {e}");
+            }
+            Ok(if outcome.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+    }
+}

@@ -42,7 +42,20 @@ impl Field {
                 | (Field::Model, StrKind::Info(InfoField::Model | InfoField::Manufacturer | InfoField::SysObjectId))
                 | (Field::DnsSd, StrKind::DnsSdService)
                 | (Field::SopClass, StrKind::Info(InfoField::DicomSopClass))
-                | (Field::Any, StrKind::Name(_) | StrKind::Software(_) | StrKind::Info(_) | StrKind::DnsSdService)
+                | (
+                    Field::Any,
+                    StrKind::Name(_)
+                        | StrKind::Software(_)
+                        | StrKind::DnsSdService
+                        | StrKind::Info(
+                            InfoField::Manufacturer
+                                | InfoField::Model
+                                | InfoField::HardwareRev
+                                | InfoField::FirmwareRev
+                                | InfoField::SoftwareRev
+                                | InfoField::MudUrl
+                        )
+                )
         )
     }
 }
@@ -175,6 +188,7 @@ const WORKSTATION_WORDS: &[&str] = &[
     "thinkpad",
     "lifebook",
     "workstation",
+    "microsoft-windows",
 ];
 const IOT_WORDS: &[&str] = &[
     "udhcp",
@@ -193,7 +207,7 @@ const IOT_WORDS: &[&str] = &[
     "esp32",
     "esp8266",
     "mudctl",
-    "upnp",
+    "ipbridge",
     "_hap._tcp",
 ];
 
@@ -252,6 +266,11 @@ pub static RULES: &[Rule] = &[
     },
     Rule { class: DeviceClass::NetworkInfrastructure, evidence: "sends STP/LLDP/CDP", test: Test::Flag(flags::INFRA) },
     Rule { class: DeviceClass::NetworkInfrastructure, evidence: "answers DHCP", test: Test::Flag(flags::DHCP_SERVER) },
+    Rule {
+        class: DeviceClass::NetworkInfrastructure,
+        evidence: "forwards traffic of outside addresses (gateway)",
+        test: Test::Flag(flags::FORWARDS),
+    },
     Rule {
         class: DeviceClass::NetworkInfrastructure,
         evidence: "network equipment named",

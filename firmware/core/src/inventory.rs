@@ -12,8 +12,9 @@
 //!
 //! Locality: an address is "local" when it is link-local, inside a configured or learned
 //! subnet/prefix, or — while no subnet is known — private (RFC 1918 / ULA). A source address
-//! is taken as the sending MAC's own when it is local or when the packet still carries an
-//! initial TTL (64, 128, 255: not routed). A peer that is not local is external.
+//! is taken as the sending MAC's own when it is local or, while no subnet is known, when the
+//! packet still carries an initial TTL (64, 128, 255: not routed). A peer that is not local
+//! is external.
 
 use crate::classify;
 use crate::config::*;
@@ -43,6 +44,8 @@ pub mod flags {
     pub const DHCP_SERVER: u8 = 0x08;
     /// Answers DNS.
     pub const DNS_SERVER: u8 = 0x10;
+    /// Forwards traffic from outside addresses (a gateway).
+    pub const FORWARDS: u8 = 0x20;
     /// Classified as medical: spared longer by eviction.
     pub const MEDICAL: u8 = 0x80;
 }
@@ -638,11 +641,16 @@ impl Inventory {
         // A packet that still has its sender's initial TTL was not routed: its source
         // address is the sending MAC's own even outside any known subnet (public-addressed
         // segments, captures with no DHCP or ARP in them).
-        let unrouted = matches!(ip.ttl, 64 | 128 | 255);
+        // Only while no subnet is known: once one is, it is the better judge (NAT gateways
+        // may forward with an initial-looking TTL).
+        let unrouted = self.subnets.is_empty() && matches!(ip.ttl, 64 | 128 | 255);
         let src_local = self.is_local(&ip.src) || unrouted;
         if let Some(s) = src {
             if src_local && !self.owns(s, &ip.src) {
                 self.add_address(s, ip.src);
+            } else if !src_local && !self.owns(s, &ip.src) && !ip.src.is_group() {
+                // Sending on behalf of outside addresses: a router or firewall.
+                self.flag_slot(s, flags::FORWARDS);
             }
         }
         if ip.dst.is_group() {
@@ -871,7 +879,12 @@ impl Inventory {
     }
 
     fn flag_sender(&mut self, ctx: &FrameCtx, f: u8) {
-        let Some(s) = self.sender(ctx) else { return };
+        if let Some(s) = self.sender(ctx) {
+            self.flag_slot(s, f);
+        }
+    }
+
+    fn flag_slot(&mut self, s: u16, f: u8) {
         let Some(a) = self.assets.slot_mut(s) else { return };
         if a.flags & f != f {
             a.flags |= f;

@@ -1,0 +1,102 @@
+//! `wardtap replay`: runs the tap core over capture files, in order, as the tap would.
+
+use crate::capture::{CaptureError, CaptureReader};
+use crate::model::Document;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use wardtap_core::Tap;
+
+/// What to replay.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Capture files, processed in the order given.
+    pub files: Vec<PathBuf>,
+    /// Local IPv4 subnets to declare (`net`, `prefix`).
+    pub subnets: Vec<([u8; 4], u8)>,
+    /// Show a progress bar (only drawn when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// The outcome: the document for everything read, and the files that failed part-way.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The inventory of every frame read, including those before a file's error.
+    pub document: Document,
+    /// One error per file that could not be read to its end.
+    pub errors: Vec<CaptureError>,
+    /// Frames processed.
+    pub frames: u64,
+}
+
+/// Stack for the thread that owns the core (its state is one large value).
+const CORE_STACK: usize = 64 << 20;
+
+/// Runs the replay. Errors in one file do not stop the others.
+pub fn run(opts: &Options) -> Outcome {
+    let opts = opts.clone();
+    std::thread::Builder::new()
+        .name("wardtap-core".into())
+        .stack_size(CORE_STACK)
+        .spawn(move || run_on_this_thread(&opts))
+        .and_then(|h| h.join().map_err(|_| std::io::Error::other("core thread panicked")))
+        .unwrap_or_else(|e| Outcome {
+            document: Document::build([], [], &Default::default(), None),
+            errors: vec![CaptureError { path: PathBuf::new(), offset: 0, kind: crate::capture::ErrorKind::Io(e) }],
+            frames: 0,
+        })
+}
+
+fn run_on_this_thread(opts: &Options) -> Outcome {
+    let mut tap = Box::new(Tap::new(0));
+    for (net, prefix) in &opts.subnets {
+        tap.add_subnet(*net, *prefix);
+    }
+    let mut errors = Vec::new();
+    let mut frames = 0u64;
+    let total: u64 = opts.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = (opts.progress && std::io::stderr().is_terminal() && total > 4 << 20).then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut done_before = 0u64;
+    for path in &opts.files {
+        let mut reader = match CaptureReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if let Some(b) = &bar {
+            b.set_message(path.display().to_string());
+        }
+        loop {
+            match reader.next_frame() {
+                Ok(Some(f)) => {
+                    tap.process(f.ts_us, f.data);
+                    frames += 1;
+                    if frames % 4096 == 0 {
+                        if let Some(b) = &bar {
+                            b.set_position(done_before + reader.bytes_read());
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    errors.push(e);
+                    break;
+                }
+            }
+        }
+        done_before += reader.total_bytes();
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let document = Document::build(tap.assets(), tap.edges(), &tap.counters(), Some(&tap.fill()));
+    Outcome { document, errors, frames }
+}
