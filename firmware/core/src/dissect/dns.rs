@@ -1,9 +1,936 @@
-//! TODO(skeleton): dns dissector.
+//! DNS (UDP 53), multicast DNS (UDP 5353) and LLMNR (UDP 5355): one wire format, told apart
+//! by port.
+//!
+//! Parsed: the header, names (with compression pointers, decoded into a stack buffer), the
+//! questions of a query, and the A, AAAA, PTR and SRV records of a response (all three
+//! record sections). Emitted:
+//! - a query: `DnsQuery` per question;
+//! - a response: `DnsAddr` for A/AAAA, `DnsPtr` for a reverse (`in-addr.arpa` / `ip6.arpa`)
+//!   PTR; over mDNS also `Name` (the sender's `host.local` A/AAAA owner) and `DnsSdService`
+//!   (service PTR and SRV records); over LLMNR `Name` (the responder answers for itself).
+//!
+//! Deliberately not parsed: TXT (free text, may hold anything), CNAME chains, EDNS, DNSSEC,
+//! opcodes other than QUERY (UPDATE, NOTIFY), DNS over TCP. The known-answer records of an
+//! mDNS query are not read: they are what the asker knows of others, not what it is.
+//!
+//! Hostile input: a name is at most 255 wire octets; every compression pointer must point
+//! strictly before the run of labels it ends (no self or forward loops) and at most
+//! [`MAX_JUMPS`] are followed; questions and records are capped at [`MAX_QUESTIONS`] and
+//! [`MAX_RECORDS`], whatever the header counts claim. Facts from the records read before a
+//! malformed one are still delivered.
+//!
+//! The name decoder and record reader are shared with NetBIOS and the DHCP FQDN option.
 
-use super::Result;
-use crate::fact::{FrameCtx, Sink};
+use super::util::{be16, Cursor};
+use super::{Error, Result};
+use crate::fact::{Fact, FrameCtx, Sink};
+use wardtap_proto::{IpAddr, NameSource, Protocol};
 
-/// Dissects one dns payload.
-pub fn dissect<S: Sink + ?Sized>(_ctx: &FrameCtx, _payload: &[u8], _sink: &mut S) -> Result<()> {
-    Err(super::Error::NotMine)
+/// Longest name on the wire (RFC 1035 3.1), and so the decoded buffer.
+pub const MAX_NAME: usize = 255;
+/// Compression pointers followed per name.
+pub const MAX_JUMPS: usize = 32;
+/// Questions read per message.
+pub const MAX_QUESTIONS: usize = 16;
+/// Resource records (answer + authority + additional) read per message.
+pub const MAX_RECORDS: usize = 64;
+
+/// Facts remembered per message to avoid emitting one twice (A and AAAA of one host...).
+const SEEN: usize = 16;
+/// DNS-SD PTR records held back until the SRV records of the message are known.
+const SD_PTRS: usize = 16;
+
+mod field {
+    pub const FLAGS: usize = 2;
+    pub const QDCOUNT: usize = 4;
+    pub const ANCOUNT: usize = 6;
+    pub const NSCOUNT: usize = 8;
+    pub const ARCOUNT: usize = 10;
+    pub const HEADER_LEN: usize = 12;
+}
+
+mod rr {
+    pub const A: u16 = 1;
+    pub const PTR: u16 = 12;
+    pub const AAAA: u16 = 28;
+    pub const SRV: u16 = 33;
+    /// Class IN; mDNS uses the top bit as cache-flush / unicast-response.
+    pub const CLASS_IN: u16 = 1;
+    pub const CLASS_MASK: u16 = 0x7fff;
+}
+
+/// The fixed 12-byte header (DNS, mDNS, LLMNR, NetBIOS-NS alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Flags word (QR, opcode, ..., rcode).
+    pub flags: u16,
+    /// Question count.
+    pub qdcount: u16,
+    /// Answer count.
+    pub ancount: u16,
+    /// Authority count.
+    pub nscount: u16,
+    /// Additional count.
+    pub arcount: u16,
+}
+
+impl Header {
+    /// Parses the header; the counts are claims, not checked against the data here.
+    pub fn parse(msg: &[u8]) -> Result<Header> {
+        let h = msg.get(..field::HEADER_LEN).ok_or(Error::Truncated)?;
+        let w = |off| be16(h, off).ok_or(Error::Truncated);
+        Ok(Header {
+            flags: w(field::FLAGS)?,
+            qdcount: w(field::QDCOUNT)?,
+            ancount: w(field::ANCOUNT)?,
+            nscount: w(field::NSCOUNT)?,
+            arcount: w(field::ARCOUNT)?,
+        })
+    }
+    /// QR bit: a response.
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+    /// Opcode (0 = query).
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0xf) as u8
+    }
+    /// Response code.
+    pub fn rcode(&self) -> u8 {
+        (self.flags & 0xf) as u8
+    }
+    /// Answer + authority + additional.
+    pub fn records(&self) -> usize {
+        usize::from(self.ancount) + usize::from(self.nscount) + usize::from(self.arcount)
+    }
+}
+
+/// A decoded name: labels joined by `.`, no trailing dot (the root is empty). Label bytes are
+/// kept as they are (DNS-SD instance labels hold spaces and may hold dots).
+#[derive(Clone, Copy)]
+pub struct Name {
+    buf: [u8; MAX_NAME],
+    len: usize,
+    labels: usize,
+    first: usize,
+}
+
+impl core::fmt::Debug for Name {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Name({:?})", self.as_bytes().escape_ascii())
+    }
+}
+
+impl Name {
+    const fn new() -> Self {
+        Name { buf: [0; MAX_NAME], len: 0, labels: 0, first: 0 }
+    }
+    /// The dotted text.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+    /// Number of labels.
+    pub fn labels(&self) -> usize {
+        self.labels
+    }
+    /// The first label, exactly as on the wire (even if it holds dots).
+    pub fn first_label(&self) -> &[u8] {
+        self.buf.get(..self.first).unwrap_or(&[])
+    }
+    /// Everything after the first label and its dot (empty for a one-label name).
+    pub fn rest(&self) -> &[u8] {
+        self.buf.get(self.first.saturating_add(1)..self.len).unwrap_or(&[])
+    }
+    fn push_label(&mut self, label: &[u8]) -> Result<()> {
+        let dot = usize::from(self.labels > 0);
+        let end = self.len.checked_add(dot).and_then(|n| n.checked_add(label.len())).ok_or(Error::Malformed)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(Error::Malformed)?;
+        if let Some((d, rest)) = dst.split_first_mut().filter(|_| dot == 1) {
+            *d = b'.';
+            rest.copy_from_slice(label);
+        } else {
+            dst.copy_from_slice(label);
+        }
+        if self.labels == 0 {
+            self.first = label.len();
+        }
+        self.len = end;
+        self.labels = self.labels.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// Reads the name at `start` of `msg`, following compression pointers.
+/// Returns it and the offset just past the name where it was written (past the first pointer).
+pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
+    let mut name = Name::new();
+    let mut pos = start;
+    // A pointer must go strictly before the run of labels it ends: positions fall at every
+    // jump, so no chain of pointers can loop.
+    let mut limit = start;
+    let mut after: Option<usize> = None;
+    let mut wire = 0usize;
+    let mut jumps = 0usize;
+    // Each pass reads a label (at least 2 wire octets of the 255 allowed) or follows a pointer.
+    for _ in 0..(MAX_NAME / 2 + MAX_JUMPS + 1) {
+        let len = *msg.get(pos).ok_or(Error::Truncated)?;
+        match len & 0xc0 {
+            0x00 if len == 0 => {
+                wire = wire.saturating_add(1);
+                if wire > MAX_NAME {
+                    return Err(Error::Malformed);
+                }
+                return Ok((name, after.unwrap_or(pos.saturating_add(1))));
+            }
+            0x00 => {
+                let l = usize::from(len);
+                let from = pos.checked_add(1).ok_or(Error::Truncated)?;
+                let to = from.checked_add(l).ok_or(Error::Truncated)?;
+                let label = msg.get(from..to).ok_or(Error::Truncated)?;
+                wire = wire.saturating_add(1 + l);
+                // Room must remain for the final zero octet.
+                if wire >= MAX_NAME {
+                    return Err(Error::Malformed);
+                }
+                name.push_label(label)?;
+                pos = to;
+            }
+            0xc0 => {
+                let lo = *msg.get(pos.saturating_add(1)).ok_or(Error::Truncated)?;
+                let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
+                if after.is_none() {
+                    after = Some(pos.saturating_add(2));
+                }
+                if target >= limit || jumps >= MAX_JUMPS {
+                    return Err(Error::Malformed);
+                }
+                jumps += 1;
+                limit = target;
+                pos = target;
+            }
+            // 0x40 / 0x80: extended and reserved label types (a "label longer than 63").
+            _ => return Err(Error::Malformed),
+        }
+    }
+    Err(Error::Malformed)
+}
+
+/// One resource record, its owner decoded, its data borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// Owner name.
+    pub name: Name,
+    /// Type.
+    pub rtype: u16,
+    /// Class (mDNS cache-flush bit included).
+    pub class: u16,
+    /// RDATA.
+    pub rdata: &'a [u8],
+    /// Offset of RDATA in the message (names in it may point back into the message).
+    pub rdata_at: usize,
+}
+
+/// Reads the record at `pos`; returns it and the offset of the next one.
+pub fn read_record(msg: &[u8], pos: usize) -> Result<(Record<'_>, usize)> {
+    let (name, p) = read_name(msg, pos)?;
+    let mut c = Cursor::new(msg.get(p..).ok_or(Error::Truncated)?);
+    let rtype = c.u16()?;
+    let class = c.u16()?;
+    c.skip(4)?; // TTL
+    let rdlen = usize::from(c.u16()?);
+    let rdata = c.take(rdlen)?;
+    let rdata_at = p.checked_add(10).ok_or(Error::Truncated)?;
+    Ok((Record { name, rtype, class, rdata, rdata_at }, rdata_at.saturating_add(rdlen)))
+}
+
+/// Reads a question at `pos`; returns its name, type and the offset after it.
+pub fn read_question(msg: &[u8], pos: usize) -> Result<(Name, u16, usize)> {
+    let (name, p) = read_name(msg, pos)?;
+    let qtype = be16(msg, p).ok_or(Error::Truncated)?;
+    // QTYPE + QCLASS.
+    let next = p.checked_add(4).filter(|&n| n <= msg.len()).ok_or(Error::Truncated)?;
+    Ok((name, qtype, next))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flavor {
+    Dns,
+    Mdns,
+    Llmnr,
+}
+
+/// `s` without `suffix` (ASCII case-insensitive), if it ends with it.
+fn strip_suffix_ci<'a>(s: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
+    let (head, tail) = s.split_at_checked(s.len().checked_sub(suffix.len())?)?;
+    tail.eq_ignore_ascii_case(suffix).then_some(head)
+}
+
+/// `host.local` -> `host` (None for anything else, or `.local` alone).
+fn mdns_host(name: &[u8]) -> Option<&[u8]> {
+    strip_suffix_ci(name, b".local").filter(|h| !h.is_empty())
+}
+
+/// `_svc._tcp.<domain>` / `_svc._udp.<domain>`: a DNS-SD service type.
+fn is_service_type(s: &[u8]) -> bool {
+    let mut parts = s.split(|&b| b == b'.');
+    let svc = parts.next().unwrap_or_default();
+    let proto = parts.next().unwrap_or_default();
+    let domain = parts.next().unwrap_or_default();
+    svc.len() > 1
+        && svc.first() == Some(&b'_')
+        && (proto.eq_ignore_ascii_case(b"_tcp") || proto.eq_ignore_ascii_case(b"_udp"))
+        && !domain.is_empty()
+}
+
+/// The address of a reverse-lookup owner name, if it is a complete one.
+fn reverse_addr(name: &Name) -> Option<IpAddr> {
+    let s = name.as_bytes();
+    if let (Some(digits), 6) = (strip_suffix_ci(s, b".in-addr.arpa"), name.labels()) {
+        let mut a = [0u8; 4];
+        let mut parts = digits.split(|&b| b == b'.');
+        // Labels come least significant first.
+        for slot in a.iter_mut().rev() {
+            let p = parts.next()?;
+            if p.is_empty() || p.len() > 3 || !p.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let v = p.iter().fold(0u16, |v, d| v * 10 + u16::from(d - b'0'));
+            *slot = u8::try_from(v).ok()?;
+        }
+        return parts.next().is_none().then_some(IpAddr::V4(a));
+    }
+    if let (Some(nibbles), 34) = (strip_suffix_ci(s, b".ip6.arpa"), name.labels()) {
+        if nibbles.len() != 63 {
+            return None;
+        }
+        let mut a = [0u8; 16];
+        // "b.a.9.8...": nibble, dot, nibble...; the first nibble is the lowest of the address.
+        for (i, chunk) in nibbles.chunks(2).enumerate() {
+            let (&c, dot) = chunk.split_first()?;
+            if !(dot.is_empty() || dot == b".") {
+                return None;
+            }
+            let v = (c as char).to_digit(16)? as u8;
+            let byte = a.get_mut(15usize.checked_sub(i / 2)?)?;
+            *byte |= if i % 2 == 0 { v } else { v << 4 };
+        }
+        return Some(IpAddr::V6(a));
+    }
+    None
+}
+
+/// FNV-1a over a few parts, ASCII case folded (names compare case-insensitively).
+fn hash(tag: u8, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
+    for p in parts {
+        for &b in p.iter().chain(&[0xffu8]) {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Remembers what a message already said (bounded; when full, repeats are let through).
+struct Seen(heapless::Vec<u64, SEEN>);
+
+impl Seen {
+    /// True the first time `h` is offered.
+    fn first(&mut self, h: u64) -> bool {
+        if self.0.contains(&h) {
+            return false;
+        }
+        let _ = self.0.push(h);
+        true
+    }
+}
+
+/// Dissects one DNS / mDNS / LLMNR message (the flavor comes from the ports in `ctx`).
+pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
+    let port = |p: u16| ctx.ip.is_some_and(|i| i.sport == p || i.dport == p);
+    let flavor = if port(5353) {
+        Flavor::Mdns
+    } else if port(5355) {
+        Flavor::Llmnr
+    } else {
+        Flavor::Dns
+    };
+    let h = Header::parse(payload)?;
+    // Opcodes 3 and 6..15 are unassigned: not DNS.
+    if matches!(h.opcode(), 3 | 6..=15) || (flavor != Flavor::Dns && h.opcode() != 0) {
+        return Err(Error::NotMine);
+    }
+    super::speak(
+        ctx,
+        match flavor {
+            Flavor::Dns => Protocol::Dns,
+            Flavor::Mdns => Protocol::Mdns,
+            Flavor::Llmnr => Protocol::Llmnr,
+        },
+        sink,
+    );
+    if h.opcode() != 0 {
+        return Ok(());
+    }
+    let multicast = flavor != Flavor::Dns;
+    let mut seen = Seen(heapless::Vec::new());
+    let mut pos = field::HEADER_LEN;
+    let questions = usize::from(h.qdcount);
+    for _ in 0..questions.min(MAX_QUESTIONS) {
+        let (name, qtype, next) = read_question(payload, pos)?;
+        pos = next;
+        if !h.is_response()
+            && !name.as_bytes().is_empty()
+            && seen.first(hash(0, &[name.as_bytes(), &qtype.to_be_bytes()]))
+        {
+            sink.fact(ctx, &Fact::DnsQuery { name: name.as_bytes(), qtype, multicast });
+        }
+    }
+    if !h.is_response() || questions > MAX_QUESTIONS {
+        return Ok(());
+    }
+    answers(ctx, payload, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, sink)
+}
+
+/// Reads `count` records from `pos` of a response and emits what they say.
+fn answers<S: Sink + ?Sized>(
+    ctx: &FrameCtx,
+    msg: &[u8],
+    mut pos: usize,
+    count: usize,
+    flavor: Flavor,
+    seen: &mut Seen,
+    sink: &mut S,
+) -> Result<()> {
+    let mut srv_owners: heapless::Vec<u64, SD_PTRS> = heapless::Vec::new();
+    let mut sd_ptrs: heapless::Vec<usize, SD_PTRS> = heapless::Vec::new();
+    let mut result = Ok(());
+    for _ in 0..count {
+        let (r, next) = match read_record(msg, pos) {
+            Ok(x) => x,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let at = pos;
+        pos = next;
+        if r.class & rr::CLASS_MASK != rr::CLASS_IN {
+            continue;
+        }
+        let owner = r.name.as_bytes();
+        match (r.rtype, r.rdata) {
+            (rr::A, &[a, b, c, d]) => address(ctx, owner, IpAddr::V4([a, b, c, d]), flavor, seen, sink),
+            (rr::AAAA, data) if data.len() == 16 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(data);
+                address(ctx, owner, IpAddr::V6(a), flavor, seen, sink)
+            }
+            (rr::PTR, _) => {
+                if let Some(addr) = reverse_addr(&r.name) {
+                    let Ok((target, _)) = read_name(msg, r.rdata_at) else { continue };
+                    let t = target.as_bytes();
+                    if !t.is_empty() && seen.first(hash(2, &[&addr.to_bytes16(), t])) {
+                        sink.fact(ctx, &Fact::DnsPtr { addr, name: t });
+                    }
+                } else if flavor == Flavor::Mdns && is_service_type(owner) {
+                    // Held back: an SRV for the same instance later in the message gives the port.
+                    if sd_ptrs.push(at).is_err() {
+                        continue;
+                    }
+                }
+            }
+            (rr::SRV, data) if flavor == Flavor::Mdns => {
+                let (instance, service) = (r.name.first_label(), r.name.rest());
+                let Some(port) = be16(data, 4) else { continue };
+                if instance.is_empty() || !is_service_type(service) {
+                    continue;
+                }
+                let _ = srv_owners.push(hash(3, &[owner]));
+                if seen.first(hash(4, &[instance, service, &port.to_be_bytes()])) {
+                    sink.fact(ctx, &Fact::DnsSdService { instance, service, port: Some(port) });
+                }
+            }
+            _ => {}
+        }
+    }
+    for &at in &sd_ptrs {
+        let Ok((r, _)) = read_record(msg, at) else { continue };
+        let Ok((target, _)) = read_name(msg, r.rdata_at) else { continue };
+        let service = r.name.as_bytes();
+        let instance = target.first_label();
+        // The target must be `<instance>.<this service>`.
+        if instance.is_empty() || !target.rest().eq_ignore_ascii_case(service) {
+            continue;
+        }
+        if srv_owners.contains(&hash(3, &[target.as_bytes()])) {
+            continue;
+        }
+        if seen.first(hash(4, &[instance, service])) {
+            sink.fact(ctx, &Fact::DnsSdService { instance, service, port: None });
+        }
+    }
+    result
+}
+
+/// An A/AAAA answer: `DnsAddr`, and for mDNS / LLMNR the responder's own name.
+fn address<S: Sink + ?Sized>(
+    ctx: &FrameCtx,
+    owner: &[u8],
+    addr: IpAddr,
+    flavor: Flavor,
+    seen: &mut Seen,
+    sink: &mut S,
+) {
+    if owner.is_empty() {
+        return;
+    }
+    let multicast = flavor != Flavor::Dns;
+    if seen.first(hash(1, &[owner, &addr.to_bytes16()])) {
+        sink.fact(ctx, &Fact::DnsAddr { name: owner, addr, multicast });
+    }
+    let (name, source) = match flavor {
+        Flavor::Dns => return,
+        Flavor::Mdns => match mdns_host(owner) {
+            Some(h) => (h, NameSource::Mdns),
+            None => return,
+        },
+        Flavor::Llmnr => (owner, NameSource::Llmnr),
+    };
+    if seen.first(hash(5, &[name])) {
+        sink.fact(ctx, &Fact::Name { mac: ctx.src_mac, name, source });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::dissect::testutil::{self, facts};
+    use crate::fact::collect::Collect;
+    use crate::fact::IpCtx;
+    use std::vec::Vec;
+    use wardtap_proto::Transport;
+
+    /// A context for a UDP message between `port` and `port`.
+    fn ctx_port(port: u16) -> FrameCtx {
+        let ip = IpCtx {
+            src: IpAddr::V4([10, 0, 0, 9]),
+            dst: IpAddr::V4([224, 0, 0, 251]),
+            transport: Transport::Udp,
+            sport: port,
+            dport: port,
+            tcp_flags: 0,
+            payload_len: 0,
+            ttl: 255,
+        };
+        FrameCtx { ip: Some(ip), ..testutil::ctx() }
+    }
+
+    fn header(flags: u16, qd: u16, an: u16, ns: u16, ar: u16) -> Vec<u8> {
+        let mut m = std::vec![0x12, 0x34];
+        for w in [flags, qd, an, ns, ar] {
+            m.extend_from_slice(&w.to_be_bytes());
+        }
+        m
+    }
+
+    fn name(m: &mut Vec<u8>, dotted: &str) {
+        for l in dotted.split('.').filter(|l| !l.is_empty()) {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.push(0);
+    }
+
+    fn record(m: &mut Vec<u8>, rtype: u16, class: u16, rdata: &[u8]) {
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&class.to_be_bytes());
+        m.extend_from_slice(&120u32.to_be_bytes());
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(rdata);
+    }
+
+    fn run(ctx: &FrameCtx, m: &[u8]) -> (Result<()>, Collect) {
+        let mut c = Collect::default();
+        let r = dissect(ctx, m, &mut c);
+        (r, c)
+    }
+
+    fn count(c: &Collect, prefix: &str) -> usize {
+        c.lines.iter().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    #[test]
+    fn unicast_dns_queries_answers_and_reverse() {
+        let c = facts("dns__arkime-wireshark.pcap");
+        assert!(c.has("Speaks dns"));
+        assert!(c.has("DnsQuery www.netbsd.org qtype=1 mc=false"));
+        assert!(c.has("DnsAddr www.netbsd.org 204.152.190.12 mc=false"));
+        assert!(c.has("DnsAddr www.netbsd.org 2001:4f8:4:7:2e0:81ff:fe52:9a6b mc=false"));
+        // MX answer with the addresses in the additional section.
+        assert!(c.has("DnsAddr smtp4.google.com 216.239.37.26 mc=false"));
+        assert!(c.has("DnsPtr 66.192.9.104 66-192-9-104.gen.twtelecom.net"));
+        assert!(c.has("DnsPtr 127.0.0.1 localhost"));
+        assert!(c.has("DnsQuery _ldap._tcp.dc._msdcs.utelsystems.local qtype=33 mc=false"));
+        // A resolver's answers name nobody on the wire, and unicast SRV is not DNS-SD.
+        assert_eq!(count(&c, "Name"), 0);
+        assert_eq!(count(&c, "DnsSd"), 0);
+    }
+
+    #[test]
+    fn mdns_host_and_llmnr_from_iphone_capture() {
+        let c = facts("dns-mdns-llmnr-iphone__pcapplusplus.pcap");
+        assert!(c.has("Speaks mdns") && c.has("Speaks llmnr") && c.has("Speaks dns"));
+        assert!(c.has("Name 58:1f:aa:4f:3f:9d Mdns Yaels-iPhone"));
+        assert!(c.has("DnsAddr Yaels-iPhone.local 10.0.0.2 mc=true"));
+        assert!(c.has("DnsPtr 10.0.0.2 Yaels-iPhone.local"));
+        assert!(c.has("DnsPtr fe80::5a1f:aaff:fe4f:3f9d Yaels-iPhone.local"));
+        assert!(c.has("DnsQuery wpad qtype=1 mc=true"));
+        assert!(c.has("DnsQuery _sleep-proxy._udp.local qtype=12 mc=true"));
+        assert!(c.has("DnsQuery www.google.com qtype=1 mc=false"));
+    }
+
+    #[test]
+    fn mdns_linux_announcement_with_ipv6_reverse() {
+        let c = facts("mdns-ipp-linux__zeek.pcap");
+        assert!(c.has("Name 8a:3c:d6:e1:4d:c4 Mdns johanna-QEMU-Virtual-Machine"));
+        assert!(c.has("DnsPtr 10.0.2.7 johanna-QEMU-Virtual-Machine.local"));
+        assert!(c.has("DnsPtr fd52:429e:c03c:8235:883c:d6ff:fee1:4dc4 johanna-QEMU-Virtual-Machine.local"));
+        assert!(c.has("DnsQuery _ipp._tcp.local qtype=12 mc=true"));
+        assert!(c.has("DnsQuery _ipps._tcp.local qtype=12 mc=true"));
+    }
+
+    #[test]
+    fn hue_bridge_announces_hap_service() {
+        let c = facts("iot-philips-hue-bridge__iot-sentinel.pcap");
+        assert!(c.has("DnsSd Philips hue - 2476FF _hap._tcp.local port=Some(8080)"));
+        // The PTR for the same instance is folded into the SRV's fact.
+        assert!(!c.has("DnsSd Philips hue - 2476FF _hap._tcp.local port=None"));
+        assert!(c.has("Name 00:17:88:24:76:ff Mdns Philips-hue"));
+        assert!(c.has("DnsAddr Philips-hue.local 10.10.10.6 mc=true"));
+        assert!(c.has("DnsQuery bridge.meethue.com qtype=1 mc=false"));
+    }
+
+    #[test]
+    fn imac_services_and_two_interfaces() {
+        let c = facts("lan-apple-iphone-imac__ndpi.pcap");
+        assert!(c.has("DnsSd Luca’s iMac _smb._tcp.local port=Some(445)"));
+        assert!(c.has("DnsSd Luca’s iMac _ssh._tcp.local port=Some(22)"));
+        assert!(c.has("DnsSd Luca’s iMac _companion-link._tcp.local port=Some(49155)"));
+        assert!(c.has("Name d8:30:62:56:00:1c Mdns Lucas-iMac"));
+        assert!(c.has("DnsQuery _googlecast._tcp.local qtype=12 mc=true"));
+        // A subtype browse is a query like any other.
+        assert!(c.has("DnsQuery 8fb207de._sub._apple-mobdev2._tcp.local qtype=12 mc=true"));
+    }
+
+    #[test]
+    fn llmnr_responders_name_themselves() {
+        let c = facts("dicom-dhcp-smb-hospital-synthetic__tapirxl.pcap");
+        assert!(c.has("Speaks llmnr"));
+        assert!(c.has("Name e8:d8:d1:aa:bb:02 Llmnr ACMECT01"));
+        assert!(c.has("Name 00:50:56:8b:ca:fe Llmnr PACSARCH01"));
+    }
+
+    #[test]
+    fn one_mdns_response_names_its_sender_once() {
+        let mut m = header(0x8400, 0, 3, 0, 1);
+        name(&mut m, "ward-pump-07.local");
+        record(&mut m, rr::A, 0x8001, &[10, 0, 0, 9]);
+        m.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, rr::AAAA, 0x8001, &[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        // The same A again, in the additional section.
+        m.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, rr::A, 0x8001, &[10, 0, 0, 9]);
+        // TXT is not read.
+        m.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, 16, 1, b"\x07model=x");
+        let (r, c) = run(&ctx_port(5353), &m);
+        assert_eq!(r, Ok(()));
+        assert_eq!(
+            c.lines,
+            [
+                "Speaks mdns",
+                "DnsAddr ward-pump-07.local 10.0.0.9 mc=true",
+                "Name 02:00:00:00:00:01 Mdns ward-pump-07",
+                "DnsAddr ward-pump-07.local fe80::9 mc=true",
+            ]
+        );
+        // The same message as unicast DNS names nobody.
+        let (_, c) = run(&ctx_port(53), &m);
+        assert_eq!(count(&c, "Name"), 0);
+        assert_eq!(count(&c, "DnsAddr"), 2);
+    }
+
+    #[test]
+    fn dns_sd_ptr_without_srv_and_srv_alone() {
+        let mut m = header(0x8400, 0, 3, 0, 0);
+        name(&mut m, "_pdl-datastream._tcp.local");
+        let mut rdata = std::vec![9];
+        rdata.extend_from_slice(b"Printer 3");
+        rdata.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, rr::PTR, 1, &rdata);
+        // SRV for another instance of another service.
+        name(&mut m, "Monitor._ward._udp.local");
+        let mut srv = std::vec![0, 0, 0, 0, 0x1f, 0x90];
+        name(&mut srv, "mon.local");
+        record(&mut m, rr::SRV, 0x8001, &srv);
+        // The enumeration PTR names a service type, not an instance.
+        name(&mut m, "_services._dns-sd._udp.local");
+        record(&mut m, rr::PTR, 1, &[0xc0, 12]);
+        let (r, c) = run(&ctx_port(5353), &m);
+        assert_eq!(r, Ok(()), "{:?}", c.lines);
+        assert_eq!(
+            c.lines,
+            [
+                "Speaks mdns",
+                "DnsSd Monitor _ward._udp.local port=Some(8080)",
+                "DnsSd Printer 3 _pdl-datastream._tcp.local port=None",
+            ]
+        );
+    }
+
+    #[test]
+    fn mdns_known_answers_in_a_query_are_not_the_askers() {
+        let mut m = header(0, 1, 1, 0, 0);
+        name(&mut m, "_hap._tcp.local");
+        m.extend_from_slice(&[0, 12, 0, 1]);
+        name(&mut m, "other.local");
+        record(&mut m, rr::A, 1, &[10, 0, 0, 3]);
+        let (r, c) = run(&ctx_port(5353), &m);
+        assert_eq!(r, Ok(()));
+        assert_eq!(c.lines, ["Speaks mdns", "DnsQuery _hap._tcp.local qtype=12 mc=true"]);
+    }
+
+    #[test]
+    fn questions_are_capped_and_repeats_dropped() {
+        let mut m = header(0x0100, 40, 0, 0, 0);
+        name(&mut m, "a.example");
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        for t in 0..39u16 {
+            m.extend_from_slice(&[0xc0, 12]);
+            m.extend_from_slice(&(t % 20 + 2).to_be_bytes());
+            m.extend_from_slice(&[0, 1]);
+        }
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Ok(()));
+        assert_eq!(count(&c, "DnsQuery"), MAX_QUESTIONS);
+        // A repeated question is said once.
+        let mut m = header(0x0100, 2, 0, 0, 0);
+        name(&mut m, "a.example");
+        m.extend_from_slice(&[0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1]);
+        assert_eq!(count(&run(&ctx_port(53), &m).1, "DnsQuery"), 1);
+    }
+
+    #[test]
+    fn lying_counts_end_in_truncated_after_what_was_there() {
+        let mut m = header(0x0100, 0xffff, 0, 0, 0);
+        name(&mut m, "b.example");
+        m.extend_from_slice(&[0, 28, 0, 1]);
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Err(Error::Truncated));
+        assert_eq!(c.lines, ["Speaks dns", "DnsQuery b.example qtype=28 mc=false"]);
+
+        let mut m = header(0x8180, 0, 0xffff, 0xffff, 0xffff);
+        name(&mut m, "c.example");
+        record(&mut m, rr::A, 1, &[192, 0, 2, 1]);
+        m.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, rr::A, 1, &[192, 0, 2, 2]);
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Err(Error::Truncated));
+        assert_eq!(count(&c, "DnsAddr c.example"), 2);
+
+        // rdlength past the end.
+        let mut m = header(0x8180, 0, 1, 0, 0);
+        name(&mut m, "d.example");
+        record(&mut m, rr::A, 1, &[192, 0, 2, 1]);
+        let n = m.len();
+        m[n - 5] = 0xff;
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Err(Error::Truncated));
+        assert_eq!(count(&c, "DnsAddr"), 0);
+    }
+
+    #[test]
+    fn wrong_sized_address_rdata_is_ignored() {
+        let mut m = header(0x8180, 0, 2, 0, 0);
+        name(&mut m, "e.example");
+        record(&mut m, rr::A, 1, &[192, 0, 2, 1, 7]);
+        m.extend_from_slice(&[0xc0, 12]);
+        record(&mut m, rr::AAAA, 1, &[1; 4]);
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Ok(()));
+        assert_eq!(c.lines, ["Speaks dns"]);
+    }
+
+    #[test]
+    fn compression_loops_are_rejected() {
+        // Pointer to itself.
+        let mut m = header(0, 1, 0, 0, 0);
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        assert_eq!(read_name(&m, 12).unwrap_err(), Error::Malformed);
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!(r, Err(Error::Malformed));
+        assert_eq!(count(&c, "DnsQuery"), 0);
+        // Two pointers pointing at each other (the first one forward).
+        let mut m = header(0, 1, 0, 0, 0);
+        m.extend_from_slice(&[0xc0, 14, 0xc0, 12]);
+        assert_eq!(read_name(&m, 12).unwrap_err(), Error::Malformed);
+        assert_eq!(read_name(&m, 14).unwrap_err(), Error::Malformed);
+        // A label, then a pointer back to that label: a loop through labels.
+        let mut m = header(0, 1, 0, 0, 0);
+        m.extend_from_slice(&[1, b'a', 0xc0, 12]);
+        assert_eq!(read_name(&m, 12).unwrap_err(), Error::Malformed);
+        // Backward jump into a name that jumps forward again.
+        let mut m = header(0, 1, 0, 0, 0);
+        m.extend_from_slice(&[1, b'a', 0xc0, 16, 1, b'b', 0xc0, 12]);
+        assert_eq!(read_name(&m, 16).unwrap_err(), Error::Malformed);
+    }
+
+    #[test]
+    fn pointer_chains_are_bounded() {
+        let chain = |n: usize| {
+            let mut m = header(0, 1, 0, 0, 0);
+            m.extend_from_slice(&[1, b'z', 0]);
+            let mut prev = 12u16;
+            for _ in 0..n {
+                let here = m.len() as u16;
+                m.extend_from_slice(&(0xc000 | prev).to_be_bytes());
+                prev = here;
+            }
+            (m, usize::from(prev))
+        };
+        let (m, last) = chain(MAX_JUMPS);
+        let (n, after) = read_name(&m, last).unwrap();
+        assert_eq!((n.as_bytes(), after), (&b"z"[..], last + 2));
+        let (m, last) = chain(MAX_JUMPS + 1);
+        assert_eq!(read_name(&m, last).unwrap_err(), Error::Malformed);
+    }
+
+    #[test]
+    fn label_and_name_lengths() {
+        // 0x40 and 0x80 label types ("label longer than 63").
+        for first in [0x40u8, 0x7f, 0x80] {
+            let mut m = header(0, 1, 0, 0, 0);
+            m.push(first);
+            m.extend_from_slice(&[b'x'; 70]);
+            m.push(0);
+            assert_eq!(read_name(&m, 12).unwrap_err(), Error::Malformed, "{first:#x}");
+        }
+        // 255 wire octets: 3 x 63 + 61 = 253 characters with dots. One more is too long.
+        let build = |last: usize| {
+            let mut m = header(0, 1, 0, 0, 0);
+            for _ in 0..3 {
+                m.push(63);
+                m.extend_from_slice(&[b'a'; 63]);
+            }
+            m.push(last as u8);
+            m.extend_from_slice(&std::vec![b'b'; last]);
+            m.push(0);
+            m
+        };
+        let (n, end) = read_name(&build(61), 12).unwrap();
+        assert_eq!((n.as_bytes().len(), n.labels(), end), (253, 4, 12 + 255));
+        assert_eq!(read_name(&build(62), 12).unwrap_err(), Error::Malformed);
+        // Too long only once pointers are followed.
+        let mut m = header(0, 1, 0, 0, 0);
+        for _ in 0..2 {
+            m.push(63);
+            m.extend_from_slice(&[b'c'; 63]);
+        }
+        m.push(0);
+        for _ in 0..2 {
+            m.push(63);
+            m.extend_from_slice(&[b'd'; 63]);
+        }
+        m.extend_from_slice(&[0xc0, 12]);
+        assert_eq!(read_name(&m, 12 + 129).unwrap_err(), Error::Malformed);
+        // Root and truncated names.
+        assert_eq!(read_name(&[0], 0).unwrap().0.as_bytes(), b"");
+        assert_eq!(read_name(&[3, b'a', b'b'], 0).unwrap_err(), Error::Truncated);
+        assert_eq!(read_name(&[3, b'a', b'b', b'c'], 0).unwrap_err(), Error::Truncated);
+        assert_eq!(read_name(&[0xc0], 0).unwrap_err(), Error::Truncated);
+    }
+
+    #[test]
+    fn first_label_keeps_its_dots() {
+        let mut m = Vec::new();
+        m.push(6);
+        m.extend_from_slice(b"Room.1");
+        name(&mut m, "_ipp._tcp.local");
+        let (n, _) = read_name(&m, 0).unwrap();
+        assert_eq!(n.as_bytes(), b"Room.1._ipp._tcp.local");
+        assert_eq!(n.first_label(), b"Room.1");
+        assert_eq!(n.rest(), b"_ipp._tcp.local");
+        assert!(is_service_type(n.rest()));
+        assert!(!is_service_type(b"_services._dns-sd._udp.local"));
+        assert!(!is_service_type(b"_printer._sub._http._tcp.local"));
+        assert!(!is_service_type(b"_tcp.local"));
+    }
+
+    #[test]
+    fn reverse_names() {
+        let rev = |s: &str| {
+            let mut m = Vec::new();
+            name(&mut m, s);
+            reverse_addr(&read_name(&m, 0).unwrap().0)
+        };
+        assert_eq!(rev("4.3.2.1.in-addr.arpa"), Some(IpAddr::V4([1, 2, 3, 4])));
+        assert_eq!(rev("4.3.2.1.IN-ADDR.ARPA"), Some(IpAddr::V4([1, 2, 3, 4])));
+        assert_eq!(rev("3.2.1.in-addr.arpa"), None);
+        assert_eq!(rev("5.4.3.2.1.in-addr.arpa"), None);
+        assert_eq!(rev("256.3.2.1.in-addr.arpa"), None);
+        assert_eq!(rev("0x1.3.2.1.in-addr.arpa"), None);
+        let v6 = rev("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa");
+        assert_eq!(std::format!("{}", v6.unwrap()), "fe80::1");
+        assert_eq!(rev("g.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa"), None);
+        assert_eq!(rev("1.0.0.8.e.f.ip6.arpa"), None);
+        // One wire label "4.3" that prints like two: refused, not misread.
+        let mut m = std::vec![3, b'4', b'.', b'3'];
+        name(&mut m, "2.1.in-addr.arpa");
+        assert_eq!(reverse_addr(&read_name(&m, 0).unwrap().0), None);
+    }
+
+    #[test]
+    fn not_dns_and_short() {
+        let (r, c) = run(&ctx_port(53), &[0; 11]);
+        assert_eq!((r, c.lines.len()), (Err(Error::Truncated), 0));
+        // Opcode 7 is unassigned; mDNS only knows opcode 0.
+        let m = header(0x3800, 0, 0, 0, 0);
+        assert_eq!(run(&ctx_port(53), &m).0, Err(Error::NotMine));
+        let m = header(0x2800, 0, 0, 0, 0);
+        assert_eq!(run(&ctx_port(5353), &m).0, Err(Error::NotMine));
+        // UPDATE over unicast DNS: spoken, not read.
+        let (r, c) = run(&ctx_port(53), &m);
+        assert_eq!((r, c.lines), (Ok(()), std::vec!["Speaks dns".into()]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), port in 0usize..3) {
+            let ctx = ctx_port([53, 5353, 5355][port]);
+            let mut c = Collect::default();
+            let _ = dissect(&ctx, &bytes, &mut c);
+            proptest::prop_assert!(c.lines.len() <= 1 + MAX_QUESTIONS + 3 * MAX_RECORDS);
+        }
+
+        #[test]
+        fn mutated_mdns_never_panics(flip in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..8)) {
+            static MDNS: std::sync::OnceLock<Vec<(u64, Vec<u8>)>> = std::sync::OnceLock::new();
+            // IPv4 / UDP frames to port 5353 (untagged, 20-byte IP header).
+            let frames = MDNS.get_or_init(|| {
+                let all = testutil::frames("iot-philips-hue-bridge__iot-sentinel.pcap");
+                all.into_iter().filter(|(_, f)| f.len() > 42 && f[36..38] == [0x14, 0xe9]).collect()
+            });
+            let mut p = crate::dissect::Pipeline::new(0);
+            let mut c = Collect::default();
+            for (ts, f) in frames {
+                let mut f = f.clone();
+                for &(at, b) in &flip {
+                    let n = f.len();
+                    f[42 + at % (n - 42)] = b;
+                }
+                p.frame(*ts, &f, &mut c);
+            }
+        }
+    }
 }
