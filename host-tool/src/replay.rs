@@ -79,7 +79,7 @@ fn run_on_this_thread(opts: &Options) -> Outcome {
                 Ok(Some(f)) => {
                     tap.process(f.ts_us, f.data);
                     frames += 1;
-                    if frames % 4096 == 0 {
+                    if frames.is_multiple_of(4096) {
                         if let Some(b) = &bar {
                             b.set_position(done_before + reader.bytes_read());
                         }
