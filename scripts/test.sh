@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this). Installs what it needs.
+#   scripts/test.sh            everything
+# Needs: a Rust toolchain (rustup), network access to crates.io for the first build, and the
+# shared captures at ../shared/captures (beside this repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain: MCU target and components"
+rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+if [ ! -d ../shared/captures ]; then
+  echo "error: ../shared/captures not found (the shared test captures live beside the repo)" >&2
+  exit 1
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "core builds for the MCU (thumbv7em-none-eabihf), with and without defmt"
+cargo build --locked -p wardtap-core --target thumbv7em-none-eabihf
+cargo build --locked -p wardtap-core --target thumbv7em-none-eabihf --features defmt
+cargo build --locked -p wardtap-proto --target thumbv7em-none-eabihf
+
+step "lints"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "tests (unit, golden, property, CLI)"
+cargo test --locked --workspace
