@@ -19,7 +19,9 @@ fn json_document_has_the_documented_fields() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["schema_version"], 1);
     let a = &doc["assets"][0];
-    for key in ["mac", "vendor", "ips", "names", "class", "evidence", "first_seen", "last_seen", "protocols", "software"] {
+    for key in
+        ["mac", "vendor", "ips", "names", "class", "evidence", "first_seen", "last_seen", "protocols", "software"]
+    {
         assert!(a.get(key).is_some(), "asset lacks {key}: {a}");
     }
     assert!(doc["edges"].as_array().is_some_and(|e| !e.is_empty()));
