@@ -13,6 +13,18 @@ rustup target list --installed | grep -qx thumbv7em-none-eabihf || rustup target
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 
+step "Debian packages (scripts/packages.txt)"
+want=$(grep -v '^\s*#' scripts/packages.txt | tr -s ' \n' ' ')
+missing=""
+for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+  else
+    echo "warning: missing packages ($missing); tests that need them will fail" >&2
+  fi
+fi
+
 if [ ! -d ../shared/captures ]; then
   echo "error: ../shared/captures not found (the shared test captures live beside the repo)" >&2
   exit 1
