@@ -35,9 +35,23 @@ pub const MAX_DHCP_PRL: usize = 24;
 pub const MAX_SUBNETS: usize = 8;
 /// Local IPv6 prefixes learned.
 pub const MAX_PREFIXES6: usize = 4;
+/// Baseline entries (device × destination prefix/port, names, peers, services) learned.
+pub const MAX_BASELINE: usize = 2048;
+/// Policy rules from the policy file.
+pub const MAX_POLICY_RULES: usize = 64;
+/// Alerts kept in the ring until read and acknowledged.
+pub const MAX_ALERTS: usize = 128;
+/// Address → DNS name / SNI mappings kept to say which name led to an endpoint.
+pub const MAX_PEER_NAMES: usize = 256;
+/// IPv4 → MAC bindings watched for spoofing.
+pub const MAX_ARP_WATCH: usize = 256;
+/// Sources watched for scans and failed logins at once.
+pub const MAX_WATCHED_SOURCES: usize = 64;
+/// New outbound TCP edges waiting for their first payload (SNI) before being judged.
+pub const MAX_PENDING_JUDGEMENTS: usize = 32;
 /// The whole core state must fit here (checked at compile time for the MCU target, where
 /// `usize` is 4 bytes; the host build is larger).
-pub const STATE_BUDGET: usize = 720 * 1024;
+pub const STATE_BUDGET: usize = 864 * 1024;
 
 // Every per-asset list must fit the record that carries it.
 const _: () = {

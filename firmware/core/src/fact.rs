@@ -53,6 +53,40 @@ pub struct IpCtx {
     pub ttl: u8,
 }
 
+/// Ports below this, or in [`KNOWN_SERVICE_PORTS`], are taken as the server side.
+const EPHEMERAL_START: u16 = 1024;
+/// Registered ports above 1023 that are services (medical and management ones included).
+pub const KNOWN_SERVICE_PORTS: &[u16] = &[
+    1433, 1521, 1883, 1900, 2000, 2101, 2575, 3306, 3389, 4242, 5060, 5061, 5353, 5355, 5432, 5900, 5938, 6001, 6002,
+    6003, 6004, 6661, 8000, 8080, 8443, 8883, 9100, 11112,
+];
+
+/// Whether `p` is a service port: well-known, or a registered service in [`KNOWN_SERVICE_PORTS`].
+pub fn is_service_port(p: u16) -> bool {
+    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.contains(&p)
+}
+
+impl IpCtx {
+    /// Which end is the server, and its port: a SYN's destination; a SYN-ACK's source; else
+    /// the well-known or registered port; else the lower port. Returns (source is the server,
+    /// service port).
+    pub fn server_side(&self) -> (bool, u16) {
+        let syn_ack = self.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
+        if self.transport == Transport::Tcp && syn_ack == tcp_flags::SYN {
+            return (false, self.dport);
+        }
+        if self.transport == Transport::Tcp && syn_ack == tcp_flags::SYN | tcp_flags::ACK {
+            return (true, self.sport);
+        }
+        match (is_service_port(self.sport), is_service_port(self.dport)) {
+            (true, false) => (true, self.sport),
+            (false, true) => (false, self.dport),
+            _ if self.sport < self.dport => (true, self.sport),
+            _ => (false, self.dport),
+        }
+    }
+}
+
 /// TCP flag bits, as in the header.
 pub mod tcp_flags {
     /// FIN.
@@ -93,6 +127,18 @@ pub enum DicomPdu {
     AssociateRq,
     /// A-ASSOCIATE-AC: the sender is the acceptor (SCP side).
     AssociateAc,
+}
+
+/// How a TCP session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SessionOutcome {
+    /// The server reset the opening (no SYN-ACK, no data from it): port closed or refused.
+    Refused,
+    /// Reset after it was established.
+    Reset,
+    /// Closed with FIN.
+    Closed,
 }
 
 /// One fact. Strings are raw bytes from the wire, bounded by the frame.
@@ -283,6 +329,23 @@ pub enum Fact<'a> {
         /// Which.
         protocol: Protocol,
     },
+    /// A TCP session ended (first FIN or RST seen). Sent once per flow.
+    TcpSessionEnd {
+        /// The side that opened it (or the non-service side when the opening was not seen).
+        client: IpAddr,
+        /// The side that answered.
+        server: IpAddr,
+        /// The service port.
+        server_port: u16,
+        /// How it ended.
+        outcome: SessionOutcome,
+        /// From first to last segment seen, milliseconds (saturating).
+        duration_ms: u32,
+        /// Payload bytes client → server.
+        bytes_to_server: u32,
+        /// Payload bytes server → client.
+        bytes_to_client: u32,
+    },
     /// SNMP request or response seen from the sender.
     Snmp {
         /// 0 = v1, 1 = v2c, 3 = v3.
@@ -300,6 +363,10 @@ pub trait Sink {
     }
     /// Called once per fact, in frame order. Must not fail: a full table is counted inside.
     fn fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>);
+    /// Called once per frame after its last fact (for judgements that need all of them).
+    fn frame_done(&mut self, ctx: &FrameCtx) {
+        let _ = ctx;
+    }
 }
 
 /// A sink that drops everything (benchmarks of the dissectors alone).
@@ -405,6 +472,17 @@ pub mod collect {
             ),
             Fact::Cleartext { kind } => format!("Cleartext {kind:?}"),
             Fact::Speaks { protocol } => format!("Speaks {}", protocol.name()),
+            Fact::TcpSessionEnd {
+                client,
+                server,
+                server_port,
+                outcome,
+                duration_ms,
+                bytes_to_server,
+                bytes_to_client,
+            } => format!(
+                "TcpSessionEnd {client} -> {server}:{server_port} {outcome:?} {duration_ms}ms up={bytes_to_server} down={bytes_to_client}"
+            ),
             Fact::Snmp { version, is_response } => format!("Snmp v={version} resp={is_response}"),
         }
     }

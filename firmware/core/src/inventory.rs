@@ -216,6 +216,32 @@ impl TableValue for Edge {
     const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
 }
 
+/// What changed in the inventory during the current frame, for the detectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A MAC not in the table before.
+    NewAsset {
+        /// Its MAC.
+        mac: Mac,
+    },
+    /// An edge not in the table before.
+    NewEdge {
+        /// The asset.
+        asset: Mac,
+        /// The peer.
+        peer: IpAddr,
+        /// Transport.
+        transport: Transport,
+        /// Service port.
+        port: u16,
+        /// The asset is the client.
+        outbound: bool,
+    },
+}
+
+/// Events kept per frame; more are counted in `events_dropped`.
+const MAX_EVENTS: usize = 8;
+
 /// Counters of the inventory's own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InventoryCounters {
@@ -237,6 +263,8 @@ pub struct InventoryCounters {
     pub services_dropped: u32,
     /// Facts naming no usable device.
     pub observations_ignored: u32,
+    /// Per-frame change events beyond [`MAX_EVENTS`].
+    pub events_dropped: u32,
 }
 
 type Assets = Table<Mac, Asset, MAX_ASSETS, { MAX_ASSETS * 2 }>;
@@ -254,18 +282,7 @@ pub struct Inventory {
     prefixes6: heapless::Vec<([u8; 16], u8), MAX_PREFIXES6, u8>,
     /// What it counted.
     pub counters: InventoryCounters,
-}
-
-/// Ports below this, or in [`KNOWN_SERVICE_PORTS`], are taken as the server side.
-const EPHEMERAL_START: u16 = 1024;
-/// Registered ports above 1023 that are services (medical and management ones included).
-const KNOWN_SERVICE_PORTS: &[u16] = &[
-    1433, 1521, 1883, 1900, 2575, 3306, 3389, 4242, 5353, 5355, 5432, 5900, 6661, 8000, 8080, 8443, 8883, 9100, 11112,
-    5938, 2101, 6001, 6002, 6003, 6004, 2000, 5060, 5061,
-];
-
-fn is_service_port(p: u16) -> bool {
-    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.contains(&p)
+    events: heapless::Vec<Event, MAX_EVENTS, u8>,
 }
 
 fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
@@ -316,7 +333,9 @@ impl Inventory {
                 addresses_dropped: 0,
                 services_dropped: 0,
                 observations_ignored: 0,
+                events_dropped: 0,
             },
+            events: heapless::Vec::new(),
         }
     }
 
@@ -372,6 +391,27 @@ impl Inventory {
         }
     }
 
+    /// Changes made during the current frame (cleared when the next frame starts).
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    fn event(&mut self, e: Event) {
+        if self.events.push(e).is_err() {
+            self.counters.events_dropped += 1;
+        }
+    }
+
+    /// Slot of an asset by MAC.
+    pub fn find(&self, mac: &Mac) -> Option<u16> {
+        self.assets.find(mac)
+    }
+
+    /// The asset at `slot`.
+    pub fn asset(&self, slot: u16) -> Option<&Asset> {
+        self.assets.slot(slot).map(|(_, a)| a)
+    }
+
     /// Slot of `mac`'s asset, creating it (evicting if needed). `None` for non-device MACs.
     fn asset_slot(&mut self, mac: Mac, ts: u64) -> Option<u16> {
         if !mac.is_device() {
@@ -404,6 +444,7 @@ impl Inventory {
             *a = fresh;
             a.credit = 1;
         }
+        self.event(Event::NewAsset { mac });
         Some(slot)
     }
 
@@ -529,6 +570,10 @@ impl Inventory {
         StringIter { inv: self, slots: a.strs.iter() }
     }
 
+    fn mac_of(&self, slot: u16) -> Mac {
+        self.assets.slot(slot).map(|(m, _)| *m).unwrap_or(Mac::EMPTY)
+    }
+
     fn edge_live(&self, k: &EdgeKey) -> bool {
         self.assets.slot(k.asset).is_some()
             && self.assets.generation(k.asset) == k.agen
@@ -576,8 +621,13 @@ impl Inventory {
         };
         let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
         let fresh = Edge { first: secs, ..Edge::EMPTY };
+        let new_edge = Event::NewEdge { asset: self.mac_of(slot), peer, transport, port, outbound };
         let s = match self.edges.insert(key, fresh) {
-            Some(Inserted::Existing(s) | Inserted::New(s)) => s,
+            Some(Inserted::Existing(s)) => s,
+            Some(Inserted::New(s)) => {
+                self.event(new_edge);
+                s
+            }
             None => {
                 // Stale edges (their asset or peer was evicted) go first, then idle ones.
                 let (assets, peers) = (&self.assets, &self.peers);
@@ -599,6 +649,7 @@ impl Inventory {
                     self.counters.edges_evicted += 1;
                 }
                 let Some(Inserted::New(s)) = self.edges.insert(key, fresh) else { return };
+                self.event(new_edge);
                 s
             }
         };
@@ -612,6 +663,7 @@ impl Inventory {
 
     /// Per-frame accounting: assets for both MACs, addresses, edges, services.
     fn on_frame(&mut self, ctx: &FrameCtx) {
+        self.events.clear();
         let src = self.asset_slot(ctx.src_mac, ctx.ts);
         if let Some(s) = src {
             if let Some(a) = self.assets.slot_mut(s) {
@@ -658,7 +710,7 @@ impl Inventory {
             // port that is a service still says what the sender offers (mDNS, SSDP...).
             return;
         }
-        let (server_is_src, port) = server_side(&ip);
+        let (server_is_src, port) = ip.server_side();
         let src_owner = src.filter(|s| src_local && self.owns(*s, &ip.src));
         let dst_owner = dst.filter(|d| self.owns(*d, &ip.dst));
         if let Some(s) = src_owner {
@@ -847,6 +899,7 @@ impl Inventory {
                     }
                 }
             }
+            Fact::TcpSessionEnd { .. } => {}
             Fact::Snmp { is_response, .. } => {
                 if let Some(s) = self.sender(ctx) {
                     self.speak(s, Protocol::Snmp);
@@ -869,6 +922,11 @@ impl Inventory {
         let ip = ctx.ip?;
         let d = self.assets.find(&ctx.dst_mac)?;
         self.owns(d, &ip.dst).then_some(d)
+    }
+
+    /// The MAC of the asset that owns `ip` (a scan of the asset table: for rare events).
+    pub fn owner_mac(&self, ip: &IpAddr) -> Option<Mac> {
+        self.owner_of(ip).map(|s| self.mac_of(s))
     }
 
     fn owner_of(&self, ip: &IpAddr) -> Option<u16> {
@@ -968,26 +1026,6 @@ impl Inventory {
                 last_seen: e.last,
             })
         })
-    }
-}
-
-/// Which end is the server and which port is the service: a SYN's destination; else the
-/// well-known / registered port; else the lower port.
-fn server_side(ip: &IpCtx) -> (bool, u16) {
-    if ip.transport == Transport::Tcp && ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
-        return (false, ip.dport);
-    }
-    if ip.transport == Transport::Tcp
-        && ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK
-    {
-        return (true, ip.sport);
-    }
-    let (s, d) = (is_service_port(ip.sport), is_service_port(ip.dport));
-    match (s, d) {
-        (true, false) => (true, ip.sport),
-        (false, true) => (false, ip.dport),
-        _ if ip.sport < ip.dport => (true, ip.sport),
-        _ => (false, ip.dport),
     }
 }
 

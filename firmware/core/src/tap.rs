@@ -1,58 +1,161 @@
 //! The tap: the dissection pipeline feeding the inventory, behind one call per frame.
 
+use crate::alerts::AlertRing;
+use crate::detect::{self, Detector};
 use crate::dissect::{Layer, Pipeline};
-use crate::fact::Timestamp;
+use crate::fact::{Fact, FrameCtx, Sink, Timestamp};
 use crate::inventory::Inventory;
-use wardtap_proto::{AssetRecord, Counters, EdgeRecord, TableFill};
+use crate::policy::{Mode, Policy, Question, Subject};
+use wardtap_proto::{
+    text_from, AlertRecord, AssetRecord, Counters, EdgeRecord, LedgerRecord, PolicyRule, TableFill, Thresholds,
+};
 
 /// Everything the core holds. Large (see [`crate::config::STATE_BUDGET`]): on the MCU
 /// place it in a `static`; on a host, `Box::new(Tap::new(..))`.
 pub struct Tap {
     pipeline: Pipeline,
+    state: State,
+}
+
+/// Everything but the pipeline: what the facts flow into.
+struct State {
     inventory: Inventory,
+    policy: Policy,
+    detector: Detector,
+    alerts: AlertRing,
+}
+
+impl Sink for State {
+    fn frame(&mut self, ctx: &FrameCtx) {
+        self.policy.tick(ctx.ts);
+        self.inventory.frame(ctx);
+    }
+    fn fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>) {
+        self.inventory.fact(ctx, fact);
+        let mut c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
+        self.detector.fact(&mut c, ctx, fact);
+    }
+    fn frame_done(&mut self, ctx: &FrameCtx) {
+        let mut c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
+        self.detector.frame_done(&mut c, ctx);
+    }
 }
 
 impl Tap {
     /// A fresh tap. `seed` perturbs hash placement only; results never depend on it.
     pub const fn new(seed: u32) -> Self {
-        Tap { pipeline: Pipeline::new(seed), inventory: Inventory::new(seed) }
+        Tap {
+            pipeline: Pipeline::new(seed),
+            state: State {
+                inventory: Inventory::new(seed),
+                policy: Policy::new(seed),
+                detector: Detector::new(seed),
+                alerts: AlertRing::new(Thresholds::DEFAULT.repeat_secs),
+            },
+        }
     }
 
     /// Declares a local IPv4 subnet (configuration). Returns false when the list is full.
     pub fn add_subnet(&mut self, net: [u8; 4], prefix: u8) -> bool {
-        self.inventory.add_subnet(net, prefix)
+        self.state.inventory.add_subnet(net, prefix)
     }
 
     /// Processes one frame captured at `ts` (µs since the epoch).
     pub fn process(&mut self, ts: Timestamp, frame: &[u8]) {
-        self.pipeline.frame(ts, frame, &mut self.inventory);
+        self.pipeline.frame(ts, frame, &mut self.state);
     }
 
     /// The inventory (read-only).
     pub fn inventory(&self) -> &Inventory {
-        &self.inventory
+        &self.state.inventory
     }
 
     /// Every asset.
     pub fn assets(&self) -> impl Iterator<Item = AssetRecord> + '_ {
-        self.inventory.records()
+        self.state.inventory.records()
     }
 
     /// Every live edge.
     pub fn edges(&self) -> impl Iterator<Item = EdgeRecord> + '_ {
-        self.inventory.edge_records()
+        self.state.inventory.edge_records()
+    }
+
+    /// Starts learning for `secs` of capture time, counted from the next frame.
+    pub fn learn_for(&mut self, secs: u32) {
+        self.state.policy.learn_for(secs);
+    }
+
+    /// Locks the baseline now.
+    pub fn lock(&mut self) {
+        self.state.policy.lock();
+    }
+
+    /// Learning mode.
+    pub fn mode(&self) -> Mode {
+        self.state.policy.mode()
+    }
+
+    /// Replaces the policy rules; returns how many were taken (the rest are counted).
+    pub fn set_policy(&mut self, rules: &[PolicyRule]) -> usize {
+        self.state.policy.set_rules(rules)
+    }
+
+    /// Sets the detection thresholds.
+    pub fn set_thresholds(&mut self, t: Thresholds) {
+        self.state.detector.set_thresholds(t);
+        self.state.alerts.set_repeat_secs(t.repeat_secs);
+    }
+
+    /// Alerts with a sequence number above `seq`, oldest first.
+    pub fn alerts_since(&self, seq: u32) -> impl Iterator<Item = &AlertRecord> {
+        self.state.alerts.since(seq)
+    }
+
+    /// Acknowledges every alert up to `seq`; returns how many changed.
+    pub fn acknowledge(&mut self, seq: u32) -> usize {
+        self.state.alerts.acknowledge(seq)
+    }
+
+    /// The connection points to outside the segment, with the name that led there and
+    /// whether baseline or policy allows them.
+    pub fn ledger(&self) -> impl Iterator<Item = LedgerRecord> + '_ {
+        let st = &self.state;
+        st.inventory.edge_records().filter(|e| e.external).map(move |e| {
+            let name = st.detector.name_of(&e.peer);
+            let class = st.inventory.find(&e.asset).and_then(|s| st.inventory.asset(s)).map(|a| a.class);
+            let q = Question {
+                mac: e.asset,
+                class: class.unwrap_or_default(),
+                what: Subject::External { peer: e.peer, transport: e.transport, port: e.port, name },
+            };
+            LedgerRecord {
+                device: e.asset,
+                endpoint: e.peer,
+                name: text_from(name.unwrap_or(b"")).0,
+                transport: e.transport,
+                port: e.port,
+                direction: e.direction,
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+                bytes: e.bytes,
+                frames: e.frames,
+                allowed: st.policy.decide(&q).allowed(),
+            }
+        })
     }
 
     /// All counters.
     pub fn counters(&self) -> Counters {
         let d = &self.pipeline.counters;
-        let i = &self.inventory.counters;
+        let i = &self.state.inventory.counters;
         let mut malformed = [0u32; 20];
         for l in Layer::all() {
             if let Some(m) = malformed.get_mut(l as usize) {
                 *m = d.malformed[l as usize];
             }
         }
+        let p = &self.state.policy.counters;
+        let a = &self.state.alerts.counters;
         Counters {
             frames: d.frames,
             bytes: d.bytes,
@@ -71,12 +174,18 @@ impl Tap {
             addresses_dropped: i.addresses_dropped,
             services_dropped: i.services_dropped,
             observations_ignored: i.observations_ignored,
+            alerts_raised: a.raised,
+            alerts_folded: a.folded,
+            alerts_overflow: a.overflow,
+            baseline_entries: p.baseline_entries,
+            baseline_full: p.baseline_full,
+            policy_rules_refused: p.rules_refused,
         }
     }
 
     /// Table fill.
     pub fn fill(&self) -> TableFill {
-        let mut f = self.inventory.fill();
+        let mut f = self.state.inventory.fill();
         f.flows = (self.pipeline.flows_len() as u16, crate::config::MAX_FLOWS as u16);
         f
     }

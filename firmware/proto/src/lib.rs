@@ -15,9 +15,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod alerts;
 pub mod records;
 pub mod types;
 
+pub use alerts::*;
 pub use records::*;
 pub use types::*;
 

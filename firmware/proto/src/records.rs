@@ -167,6 +167,18 @@ pub struct Counters {
     pub services_dropped: u32,
     /// Observations that named no usable device (e.g. a group MAC).
     pub observations_ignored: u32,
+    /// Alert records created.
+    pub alerts_raised: u32,
+    /// Alert repeats folded into an existing record.
+    pub alerts_folded: u32,
+    /// Unacknowledged alerts lost because the ring was full.
+    pub alerts_overflow: u32,
+    /// Baseline entries learned.
+    pub baseline_entries: u32,
+    /// Baseline entries that did not fit (they will alert after locking).
+    pub baseline_full: u32,
+    /// Policy rules refused (rule table full).
+    pub policy_rules_refused: u32,
 }
 
 /// Table fill, for status displays.

@@ -232,11 +232,21 @@ impl Pipeline {
 
     /// Dissects one frame. Never panics; the work is bounded by the frame length.
     pub fn frame<S: Sink + ?Sized>(&mut self, ts: Timestamp, frame: &[u8], sink: &mut S) {
+        if let Some(ctx) = self.frame_inner(ts, frame, sink) {
+            sink.frame_done(&ctx);
+        }
+    }
+
+    /// Returns the frame's context when it got far enough to have one.
+    fn frame_inner<S: Sink + ?Sized>(&mut self, ts: Timestamp, frame: &[u8], sink: &mut S) -> Option<FrameCtx> {
         self.counters.frames += 1;
         self.counters.bytes += frame.len() as u64;
         let eth = match ethernet::parse(frame) {
             Ok(e) => e,
-            Err(e) => return self.count(Layer::Ethernet, e),
+            Err(e) => {
+                self.count(Layer::Ethernet, e);
+                return None;
+            }
         };
         let mut ctx = FrameCtx {
             ts,
@@ -249,7 +259,7 @@ impl Pipeline {
         if eth.too_deep {
             self.counters.vlan_too_deep += 1;
             sink.frame(&ctx);
-            return;
+            return Some(ctx);
         }
         match eth.kind {
             ethernet::Kind::EtherType(ethernet::ARP) => {
@@ -299,6 +309,7 @@ impl Pipeline {
                 self.counters.unhandled += 1;
             }
         }
+        Some(ctx)
     }
 
     fn ip<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, ip: IpView<'_>, sink: &mut S) {
@@ -391,10 +402,26 @@ impl Pipeline {
     }
 
     fn tcp_app<S: Sink + ?Sized>(&mut self, ctx: &FrameCtx, ipc: &IpCtx, payload: &[u8], sink: &mut S) {
-        let (first, evicted) = self.flows.segment(ctx.ts, ctx.vlan, ipc, !payload.is_empty());
-        if evicted {
+        let seg = self.flows.segment(ctx.ts, ctx.vlan, ipc, payload.len());
+        if seg.evicted {
             self.counters.flows_evicted += 1;
         }
+        if let Some(end) = seg.ended {
+            let (client, server) = if end.src_is_client { (ipc.src, ipc.dst) } else { (ipc.dst, ipc.src) };
+            sink.fact(
+                ctx,
+                &Fact::TcpSessionEnd {
+                    client,
+                    server,
+                    server_port: end.server_port,
+                    outcome: end.outcome,
+                    duration_ms: end.duration_ms,
+                    bytes_to_server: end.bytes_to_server,
+                    bytes_to_client: end.bytes_to_client,
+                },
+            );
+        }
+        let first = seg.first_payload;
         if payload.is_empty() {
             return;
         }

@@ -1,0 +1,241 @@
+//! The alert ring: sequence-numbered records, read "since N", acknowledged explicitly.
+//!
+//! Rules: sequence numbers start at 1 and only grow. A repeat of the same (kind, device,
+//! peer, port) within the repeat window folds into the existing record (its count and last
+//! time grow) instead of taking a new slot. When the ring is full the oldest record goes;
+//! if it was not yet acknowledged the loss is counted, and a reader sees the gap in
+//! sequence numbers.
+
+use crate::config::MAX_ALERTS;
+use wardtap_proto::{text_from, AlertKind, AlertRecord, IpAddr, Mac, Severity, Text, Transport, ALERT_EVIDENCE_LEN};
+
+/// A new alert, before it gets a sequence number.
+#[derive(Clone, Copy, Debug)]
+pub struct Raise<'a> {
+    /// Time, µs.
+    pub time: u64,
+    /// Severity.
+    pub severity: Severity,
+    /// Kind.
+    pub kind: AlertKind,
+    /// Device.
+    pub device: Mac,
+    /// Device address in the event.
+    pub device_ip: Option<IpAddr>,
+    /// Peer.
+    pub peer: Option<IpAddr>,
+    /// Transport.
+    pub transport: Transport,
+    /// Port.
+    pub port: u16,
+    /// Evidence parts, joined with spaces and cut to fit.
+    pub evidence: &'a [&'a [u8]],
+}
+
+/// Ring counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlertCounters {
+    /// Records created.
+    pub raised: u32,
+    /// Repeats folded into an existing record.
+    pub folded: u32,
+    /// Unacknowledged records lost because the ring was full.
+    pub overflow: u32,
+}
+
+/// The ring.
+pub struct AlertRing {
+    ring: heapless::Deque<AlertRecord, MAX_ALERTS>,
+    next_seq: u32,
+    repeat_us: u64,
+    /// Counters.
+    pub counters: AlertCounters,
+}
+
+fn evidence(parts: &[&[u8]]) -> Text<ALERT_EVIDENCE_LEN> {
+    let mut buf = [0u8; ALERT_EVIDENCE_LEN];
+    let mut n = 0;
+    for (i, p) in parts.iter().enumerate() {
+        let sep: &[u8] = if i == 0 { b"" } else { b" " };
+        for &c in sep.iter().chain(p.iter()) {
+            let Some(slot) = buf.get_mut(n) else { break };
+            // Control bytes from the wire would confuse every reader downstream.
+            *slot = if c < 0x20 || c == 0x7f { b'?' } else { c };
+            n += 1;
+        }
+    }
+    text_from(&buf[..n]).0
+}
+
+impl AlertRing {
+    /// Empty ring; repeats within `repeat_secs` fold.
+    pub const fn new(repeat_secs: u32) -> Self {
+        AlertRing {
+            ring: heapless::Deque::new(),
+            next_seq: 1,
+            repeat_us: repeat_secs as u64 * 1_000_000,
+            counters: AlertCounters { raised: 0, folded: 0, overflow: 0 },
+        }
+    }
+
+    /// Changes the repeat window.
+    pub fn set_repeat_secs(&mut self, secs: u32) {
+        self.repeat_us = secs as u64 * 1_000_000;
+    }
+
+    /// Raises an alert (or folds it into a recent identical one). Returns its sequence number.
+    pub fn raise(&mut self, r: &Raise<'_>) -> u32 {
+        let window = self.repeat_us;
+        for rec in self.ring.iter_mut() {
+            if rec.kind == r.kind
+                && rec.device == r.device
+                && rec.peer == r.peer
+                && rec.port == r.port
+                && rec.transport == r.transport
+                && !rec.acknowledged
+                && r.time.saturating_sub(rec.last_time) <= window
+            {
+                rec.count = rec.count.saturating_add(1);
+                rec.last_time = rec.last_time.max(r.time);
+                rec.severity = rec.severity.max(r.severity);
+                self.counters.folded += 1;
+                return rec.seq;
+            }
+        }
+        if self.ring.is_full() {
+            self.make_room();
+        }
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let rec = AlertRecord {
+            seq,
+            time: r.time,
+            last_time: r.time,
+            severity: r.severity,
+            kind: r.kind,
+            device: r.device,
+            device_ip: r.device_ip,
+            peer: r.peer,
+            transport: r.transport,
+            port: r.port,
+            count: 1,
+            acknowledged: false,
+            evidence: evidence(r.evidence),
+        };
+        // Cannot fail: room was made above.
+        let _ = self.ring.push_back(rec);
+        self.counters.raised += 1;
+        seq
+    }
+
+    /// Drops the oldest record. Acknowledgement is "everything up to N", so acknowledged
+    /// records are always the oldest: only dropping an unacknowledged one is a loss.
+    fn make_room(&mut self) {
+        if let Some(old) = self.ring.pop_front() {
+            if !old.acknowledged {
+                self.counters.overflow += 1;
+            }
+        }
+    }
+
+    /// Records with `seq > since`, oldest first.
+    pub fn since(&self, since: u32) -> impl Iterator<Item = &AlertRecord> {
+        self.ring.iter().filter(move |r| r.seq > since)
+    }
+
+    /// Marks every record up to and including `seq` as acknowledged; returns how many changed.
+    pub fn acknowledge(&mut self, seq: u32) -> usize {
+        let mut n = 0;
+        for r in self.ring.iter_mut() {
+            if r.seq <= seq && !r.acknowledged {
+                r.acknowledged = true;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The sequence number the next new record will get.
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// Records held.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn raise(ring: &mut AlertRing, t: u64, dev: u8, port: u16) -> u32 {
+        ring.raise(&Raise {
+            time: t,
+            severity: Severity::Medium,
+            kind: AlertKind::UnexpectedOutbound,
+            device: Mac([2, 0, 0, 0, 0, dev]),
+            device_ip: None,
+            peer: Some(IpAddr::V4([198, 51, 100, 7])),
+            transport: Transport::Tcp,
+            port,
+            evidence: &[b"sni", b"evil.example\x1b[2J"],
+        })
+    }
+
+    #[test]
+    fn repeats_fold_within_the_window_then_start_a_new_record() {
+        let mut r = AlertRing::new(300);
+        assert_eq!(raise(&mut r, 0, 1, 443), 1);
+        assert_eq!(raise(&mut r, 10_000_000, 1, 443), 1);
+        assert_eq!(raise(&mut r, 20_000_000, 1, 8443), 2);
+        let a: Vec<&AlertRecord> = r.since(0).collect();
+        assert_eq!((a[0].count, a[0].last_time), (2, 10_000_000));
+        assert_eq!(a[0].evidence.as_slice(), b"sni evil.example?[2J");
+        // After the window: a new record.
+        assert_eq!(raise(&mut r, 10_000_000 + 301_000_000, 1, 443), 3);
+        assert_eq!(r.counters.folded, 1);
+    }
+
+    #[test]
+    fn since_and_acknowledge() {
+        let mut r = AlertRing::new(0);
+        for d in 0..5 {
+            raise(&mut r, 0, d, 443);
+        }
+        assert_eq!(r.since(3).map(|a| a.seq).collect::<Vec<_>>(), [4, 5]);
+        assert_eq!(r.acknowledge(2), 2);
+        assert_eq!(r.acknowledge(2), 0);
+        // An acknowledged record does not absorb repeats: the operator sees it again.
+        assert_eq!(raise(&mut r, 0, 0, 443), 6);
+    }
+
+    #[test]
+    fn overflow_drops_oldest_and_counts_unacknowledged_losses() {
+        let mut r = AlertRing::new(0);
+        for d in 0..MAX_ALERTS as u32 {
+            raise(&mut r, d as u64, d as u8, d as u16);
+        }
+        r.acknowledge(10);
+        raise(&mut r, 1_000, 200, 1);
+        assert_eq!(r.counters.overflow, 0);
+        assert!(r.since(0).all(|a| a.seq != 1));
+        assert!(r.since(0).any(|a| a.seq == 2));
+        for i in 0..MAX_ALERTS as u32 {
+            raise(&mut r, 2_000 + i as u64, 201, 2 + i as u16);
+        }
+        assert!(r.counters.overflow > 0);
+        assert_eq!(r.len(), MAX_ALERTS);
+        // Sequence numbers stay increasing; the gap shows what was lost.
+        let seqs: Vec<u32> = r.since(0).map(|a| a.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    }
+}

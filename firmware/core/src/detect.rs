@@ -1,0 +1,699 @@
+//! Detectors: turn facts and inventory changes into alerts.
+//!
+//! Each alert kind has one small, bounded piece of state here; what is *allowed* is never
+//! decided here but asked of [`crate::policy::Policy::decide`].
+//!
+//! | kind | trigger | needs a locked baseline |
+//! | --- | --- | --- |
+//! | unexpected outbound | a new external edge from a device, not allowed | yes |
+//! | unknown domain | a unicast DNS lookup of a name not allowed | yes |
+//! | new device | a MAC not in the baseline | yes |
+//! | address conflict | an IPv4 address claimed by another MAC within 10 minutes (ARP) | no |
+//! | scan | many local hosts, or many ports, from one source within the window | no |
+//! | failed logins | many refused/reset/short sessions to authentication services | no |
+//! | cleartext | Telnet, FTP login, HTTP Basic, SNMP v1/v2c community: once per device and kind | no |
+//! | inbound remote access | an external address opens a remote-access port on a device | no |
+//! | medical internet | a medical-class device and an external endpoint no policy rule allows | no |
+//!
+//! Outbound TCP edges wait (bounded) for their first payload before being judged, so the
+//! TLS SNI or HTTP Host of that payload can name the endpoint.
+
+use crate::alerts::{AlertRing, Raise};
+use crate::config::{MAX_ARP_WATCH, MAX_PEER_NAMES, MAX_PENDING_JUDGEMENTS, MAX_WATCHED_SOURCES};
+use crate::fact::{is_service_port, tcp_flags, Fact, FrameCtx, SessionOutcome};
+use crate::inventory::{Event, Inventory};
+use crate::policy::{Learn, Policy, Question, Subject, Verdict};
+use crate::table::{Hasher, Inserted, Table, TableKey, TableValue};
+use wardtap_proto::{
+    text_from, AlertKind, CleartextKind, DeviceClass, IpAddr, Mac, Severity, Text, Thresholds, Transport, STRING_LEN,
+};
+
+/// Remote-access service ports: SSH, Telnet, RDP, VNC, TeamViewer, Radmin, and the vendor
+/// remote-service ports medical equipment commonly exposes.
+pub const REMOTE_ACCESS_PORTS: &[u16] =
+    &[22, 23, 3389, 5800, 5900, 5901, 5902, 5903, 5938, 4899, 5500, 5631, 2222, 8022];
+/// Authentication services watched for failed logins: FTP, SSH, Telnet, SMB, RDP, VNC, and
+/// web admin ports (web ports count refused connections only: short sessions are normal there).
+pub const AUTH_PORTS: &[u16] = &[21, 22, 23, 445, 3389, 5900, 80, 443, 8080, 8443];
+const WEB_PORTS: &[u16] = &[80, 443, 8080, 8443];
+/// A session shorter than this with little from the server counts as a failed login.
+const SHORT_SESSION_MS: u32 = 30_000;
+const SHORT_SESSION_BYTES: u32 = 16 * 1024;
+/// Two MACs claiming one address within this long is a conflict, not a lease handover.
+const ARP_CONFLICT_US: u64 = 600 * 1_000_000;
+/// A pending outbound edge is judged after this long even without payload.
+const PENDING_US: u64 = 5 * 1_000_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct IpKey([u8; 16]);
+
+impl TableKey for IpKey {
+    const EMPTY: Self = IpKey([0xff; 16]);
+    fn hash(&self, h: &mut Hasher) {
+        h.write(&self.0);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PeerName {
+    name: Text<STRING_LEN>,
+    credit: u8,
+}
+
+impl TableValue for PeerName {
+    const EMPTY: Self = PeerName { name: heapless::Vec::new(), credit: 0 };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct V4Key([u8; 4]);
+
+impl TableKey for V4Key {
+    const EMPTY: Self = V4Key([0; 4]);
+    fn hash(&self, h: &mut Hasher) {
+        h.write_u32(u32::from_le_bytes(self.0));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ArpBinding {
+    mac: Mac,
+    last: u64,
+    credit: u8,
+}
+
+impl TableValue for ArpBinding {
+    const EMPTY: Self = ArpBinding { mac: Mac([0; 6]), last: 0, credit: 0 };
+}
+
+/// Per-source counters for one window: 256-bit sets of hashed destinations and ports.
+#[derive(Clone, Copy, Debug)]
+struct Watch {
+    window_start: u64,
+    hosts: [u32; 8],
+    ports: [u32; 8],
+    fails: u16,
+    scan_alerted: bool,
+    fail_alerted: bool,
+    credit: u8,
+}
+
+impl TableValue for Watch {
+    const EMPTY: Self = Watch {
+        window_start: 0,
+        hosts: [0; 8],
+        ports: [0; 8],
+        fails: 0,
+        scan_alerted: false,
+        fail_alerted: false,
+        credit: 0,
+    };
+}
+
+fn set_bit(set: &mut [u32; 8], h: u32) -> u32 {
+    let bit = (h & 255) as usize;
+    if let Some(w) = set.get_mut(bit / 32) {
+        *w |= 1 << (bit % 32);
+    }
+    set.iter().map(|w| w.count_ones()).sum()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct SeenKey {
+    mac: Mac,
+    kind: u8,
+}
+
+impl TableKey for SeenKey {
+    const EMPTY: Self = SeenKey { mac: Mac([0; 6]), kind: 0xff };
+    fn hash(&self, h: &mut Hasher) {
+        h.write(&self.mac.0);
+        h.write(&[self.kind]);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Unit;
+
+impl TableValue for Unit {
+    const EMPTY: Self = Unit;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    mac: Mac,
+    peer: IpAddr,
+    port: u16,
+    since: u64,
+}
+
+/// Detector counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetectCounters {
+    /// Outbound edges judged.
+    pub judged: u32,
+    /// Pending judgements forced early because the queue was full.
+    pub pending_forced: u32,
+    /// Cleartext (device, kind) pairs not remembered because the table was full (may repeat).
+    pub cleartext_table_full: u32,
+}
+
+/// The detectors' state.
+pub struct Detector {
+    names: Table<IpKey, PeerName, MAX_PEER_NAMES, { MAX_PEER_NAMES * 2 }>,
+    arp: Table<V4Key, ArpBinding, MAX_ARP_WATCH, { MAX_ARP_WATCH * 2 }>,
+    watch: Table<IpKey, Watch, MAX_WATCHED_SOURCES, { MAX_WATCHED_SOURCES * 2 }>,
+    cleartext: Table<SeenKey, Unit, 256, 512>,
+    pending: heapless::Deque<Pending, MAX_PENDING_JUDGEMENTS>,
+    thresholds: Thresholds,
+    /// Counters.
+    pub counters: DetectCounters,
+}
+
+/// What the detectors need from the rest of the tap for one call.
+pub struct Ctx<'a> {
+    /// The inventory (read-only).
+    pub inv: &'a Inventory,
+    /// The policy (the baseline learns through it).
+    pub policy: &'a mut Policy,
+    /// Where alerts go.
+    pub alerts: &'a mut AlertRing,
+}
+
+fn severity_outbound(class: DeviceClass) -> Severity {
+    match class {
+        DeviceClass::Workstation => Severity::Low,
+        DeviceClass::NetworkInfrastructure | DeviceClass::Printer => Severity::Medium,
+        c if c.is_medical() => Severity::High,
+        _ => Severity::Medium,
+    }
+}
+
+fn is_reverse_or_local(name: &[u8]) -> bool {
+    let n = name.strip_suffix(b".").unwrap_or(name);
+    let ends = |s: &[u8]| n.len() >= s.len() && n[n.len() - s.len()..].eq_ignore_ascii_case(s);
+    ends(b".arpa") || ends(b".local") || !n.contains(&b'.')
+}
+
+impl Detector {
+    /// Fresh state with default thresholds.
+    pub const fn new(seed: u32) -> Self {
+        Detector {
+            names: Table::new(seed ^ 0x0bad_cafe),
+            arp: Table::new(seed ^ 0x0dd_ba11),
+            watch: Table::new(seed ^ 0x5ca1_ab1e),
+            cleartext: Table::new(seed ^ 0x00c1_ea27),
+            pending: heapless::Deque::new(),
+            thresholds: Thresholds::DEFAULT,
+            counters: DetectCounters { judged: 0, pending_forced: 0, cleartext_table_full: 0 },
+        }
+    }
+
+    /// Sets the thresholds.
+    pub fn set_thresholds(&mut self, t: Thresholds) {
+        self.thresholds = t;
+    }
+
+    /// The DNS name or SNI last seen leading to `ip`.
+    pub fn name_of(&self, ip: &IpAddr) -> Option<&[u8]> {
+        self.names.get(&IpKey(ip.to_bytes16())).map(|n| n.name.as_slice())
+    }
+
+    fn remember_name(&mut self, ip: IpAddr, name: &[u8]) {
+        if name.is_empty() || ip.is_group() {
+            return;
+        }
+        let v = PeerName { name: text_from(name).0, credit: 1 };
+        let key = IpKey(ip.to_bytes16());
+        if let Some(slot) = self.names.find(&key) {
+            if let Some(e) = self.names.slot_mut(slot) {
+                *e = v;
+            }
+            return;
+        }
+        if self.names.insert(key, v.clone()).is_none() {
+            let _ = self.names.evict(|_, e| {
+                if e.credit > 0 {
+                    e.credit -= 1;
+                    true
+                } else {
+                    false
+                }
+            });
+            let _ = self.names.insert(key, v);
+        }
+    }
+
+    /// A fact of the current frame.
+    pub fn fact(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
+        match *fact {
+            Fact::DnsAddr { name, addr, multicast: false } => self.remember_name(addr, name),
+            Fact::TlsClientHello { sni: Some(sni), .. } => {
+                if let Some(ip) = ctx.ip {
+                    self.remember_name(ip.dst, sni);
+                }
+                c.policy.learn(ctx.src_mac, Learn::Name(sni));
+            }
+            Fact::HttpRequest { host: Some(host), .. } => {
+                if let Some(ip) = ctx.ip {
+                    if !host.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b':') {
+                        self.remember_name(ip.dst, host);
+                    }
+                }
+            }
+            Fact::DnsQuery { name, multicast: false, .. } => self.lookup(c, ctx, name),
+            Fact::Arp { sender_mac, sender_ip, .. } => self.arp(c, ctx, sender_mac, sender_ip),
+            Fact::Cleartext { kind } => self.cleartext(c, ctx, kind),
+            Fact::TcpSessionEnd { client, server, server_port, outcome, duration_ms, bytes_to_client, .. } => {
+                self.session_end(c, ctx, client, server, server_port, outcome, duration_ms, bytes_to_client)
+            }
+            _ => {}
+        }
+    }
+
+    fn lookup(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, name: &[u8]) {
+        if is_reverse_or_local(name) || c.inv.find(&ctx.src_mac).is_none() {
+            return;
+        }
+        c.policy.learn(ctx.src_mac, Learn::Name(name));
+        if !c.policy.locked() {
+            return;
+        }
+        let class = class_of(c.inv, &ctx.src_mac);
+        let q = Question { mac: ctx.src_mac, class, what: Subject::Lookup { name } };
+        if c.policy.decide(&q) == Verdict::Unexpected {
+            let sev = if class.is_medical() { Severity::Medium } else { Severity::Low };
+            c.alerts.raise(&Raise {
+                time: ctx.ts,
+                severity: sev,
+                kind: AlertKind::UnknownDomain,
+                device: ctx.src_mac,
+                device_ip: ctx.ip.map(|i| i.src),
+                peer: ctx.ip.map(|i| i.dst),
+                transport: Transport::Udp,
+                port: 53,
+                evidence: &[b"lookup", name],
+            });
+        }
+    }
+
+    fn arp(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, mac: Mac, ip: [u8; 4]) {
+        if ip == [0; 4] || !mac.is_device() {
+            return;
+        }
+        let key = V4Key(ip);
+        let now = ctx.ts;
+        if let Some(slot) = self.arp.find(&key) {
+            let Some(b) = self.arp.slot_mut(slot) else { return };
+            let (old, last) = (b.mac, b.last);
+            b.mac = mac;
+            b.last = now;
+            b.credit = 1;
+            if old != mac && now.saturating_sub(last) <= ARP_CONFLICT_US {
+                let mut ev = [0u8; 64];
+                let n = fmt_conflict(&mut ev, ip, old, mac);
+                c.alerts.raise(&Raise {
+                    time: now,
+                    severity: Severity::High,
+                    kind: AlertKind::AddressConflict,
+                    device: mac,
+                    device_ip: Some(IpAddr::V4(ip)),
+                    peer: None,
+                    transport: Transport::Other(0),
+                    port: 0,
+                    evidence: &[&ev[..n]],
+                });
+            }
+            return;
+        }
+        let v = ArpBinding { mac, last: now, credit: 1 };
+        if self.arp.insert(key, v).is_none() {
+            let _ = self.arp.evict(|_, e| {
+                if e.credit > 0 {
+                    e.credit -= 1;
+                    true
+                } else {
+                    false
+                }
+            });
+            let _ = self.arp.insert(key, v);
+        }
+    }
+
+    fn cleartext(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, kind: CleartextKind) {
+        match self.cleartext.insert(SeenKey { mac: ctx.src_mac, kind: kind as u8 }, Unit) {
+            Some(Inserted::Existing(_)) => return,
+            Some(Inserted::New(_)) => {}
+            None => self.counters.cleartext_table_full += 1,
+        }
+        let ip = ctx.ip;
+        c.alerts.raise(&Raise {
+            time: ctx.ts,
+            severity: Severity::Medium,
+            kind: AlertKind::Cleartext,
+            device: ctx.src_mac,
+            device_ip: ip.map(|i| i.src),
+            peer: ip.map(|i| i.dst),
+            transport: ip.map(|i| i.transport).unwrap_or(Transport::Other(0)),
+            port: ip.map(|i| i.dport).unwrap_or(0),
+            evidence: &[b"sent in the clear:", kind.name().as_bytes()],
+        });
+    }
+
+    fn watch(&mut self, src: &IpAddr, now: u64) -> Option<u16> {
+        let key = IpKey(src.to_bytes16());
+        let window = self.thresholds.window_secs as u64 * 1_000_000;
+        let slot = match self.watch.find(&key) {
+            Some(s) => s,
+            None => {
+                let fresh = Watch { window_start: now, credit: 1, ..Watch::EMPTY };
+                match self.watch.insert(key, fresh) {
+                    Some(Inserted::New(s) | Inserted::Existing(s)) => s,
+                    None => {
+                        let _ = self.watch.evict(|_, w| {
+                            if w.credit > 0 {
+                                w.credit -= 1;
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                        match self.watch.insert(key, fresh)? {
+                            Inserted::New(s) | Inserted::Existing(s) => s,
+                        }
+                    }
+                }
+            }
+        };
+        let w = self.watch.slot_mut(slot)?;
+        w.credit = 1;
+        if now.saturating_sub(w.window_start) > window {
+            *w = Watch { window_start: now, credit: 1, ..Watch::EMPTY };
+        }
+        Some(slot)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn session_end(
+        &mut self,
+        c: &mut Ctx<'_>,
+        ctx: &FrameCtx,
+        client: IpAddr,
+        server: IpAddr,
+        port: u16,
+        outcome: SessionOutcome,
+        duration_ms: u32,
+        bytes_to_client: u32,
+    ) {
+        if !AUTH_PORTS.contains(&port) {
+            return;
+        }
+        let failed = match outcome {
+            SessionOutcome::Refused => true,
+            _ if WEB_PORTS.contains(&port) => false,
+            _ => duration_ms < SHORT_SESSION_MS && bytes_to_client < SHORT_SESSION_BYTES,
+        };
+        if !failed {
+            return;
+        }
+        let threshold = self.thresholds.failed_logins;
+        let Some(slot) = self.watch(&client, ctx.ts) else { return };
+        let Some(w) = self.watch.slot_mut(slot) else { return };
+        w.fails = w.fails.saturating_add(1);
+        if w.fails < threshold || w.fail_alerted {
+            return;
+        }
+        w.fail_alerted = true;
+        let fails = w.fails;
+        // The local device concerned: the client when it is ours, else the server.
+        let device = owner_mac(c.inv, &client).or_else(|| owner_mac(c.inv, &server)).unwrap_or(ctx.src_mac);
+        let mut num = [0u8; 24];
+        let n = fmt_count(&mut num, fails, self.thresholds.window_secs);
+        c.alerts.raise(&Raise {
+            time: ctx.ts,
+            severity: Severity::High,
+            kind: AlertKind::FailedLogins,
+            device,
+            device_ip: Some(client),
+            peer: Some(server),
+            transport: Transport::Tcp,
+            port,
+            evidence: &[b"failed sessions:", &num[..n]],
+        });
+    }
+
+    fn scan(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
+        let Some(ip) = ctx.ip else { return };
+        let probe = match ip.transport {
+            Transport::Tcp => ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
+            Transport::Udp => is_service_port(ip.dport),
+            Transport::Icmp => ip.dport == 0 && ip.payload_len > 0,
+            Transport::Other(_) => false,
+        };
+        if !probe || ip.dst.is_group() || ip.src.is_unspecified() {
+            return;
+        }
+        let local_dst = c.inv.is_local(&ip.dst);
+        let (th_hosts, th_ports) = (self.thresholds.scan_hosts as u32, self.thresholds.scan_ports as u32);
+        let Some(slot) = self.watch(&ip.src, ctx.ts) else { return };
+        let Some(w) = self.watch.slot_mut(slot) else { return };
+        let mut h = Hasher::new(9);
+        h.write(&ip.dst.to_bytes16());
+        // Browsing reaches many outside hosts; only local hosts count toward a host sweep.
+        let hosts = if local_dst { set_bit(&mut w.hosts, h.finish()) } else { 0 };
+        let mut hp = Hasher::new(10);
+        hp.write_u16(ip.dport);
+        let ports = set_bit(&mut w.ports, hp.finish());
+        if w.scan_alerted || (hosts < th_hosts && ports < th_ports) {
+            return;
+        }
+        w.scan_alerted = true;
+        let mut num = [0u8; 48];
+        let n = fmt_scan(&mut num, hosts, ports, self.thresholds.window_secs);
+        c.alerts.raise(&Raise {
+            time: ctx.ts,
+            severity: Severity::High,
+            kind: AlertKind::Scan,
+            device: ctx.src_mac,
+            device_ip: Some(ip.src),
+            peer: None,
+            transport: ip.transport,
+            port: 0,
+            evidence: &[&num[..n]],
+        });
+    }
+
+    /// End of a frame: inventory changes, pending judgements, scan counting.
+    pub fn frame_done(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
+        self.scan(c, ctx);
+        for ev in c.inv.events() {
+            match *ev {
+                Event::NewAsset { mac } => {
+                    c.policy.learn(mac, Learn::Device);
+                    if c.policy.locked()
+                        && c.policy.decide(&Question { mac, class: class_of(c.inv, &mac), what: Subject::Device })
+                            == Verdict::Unexpected
+                    {
+                        c.alerts.raise(&Raise {
+                            time: ctx.ts,
+                            severity: Severity::Medium,
+                            kind: AlertKind::NewDevice,
+                            device: mac,
+                            device_ip: ctx.ip.map(|i| i.src).filter(|_| mac == ctx.src_mac),
+                            peer: None,
+                            transport: Transport::Other(0),
+                            port: 0,
+                            evidence: &[b"not seen while learning"],
+                        });
+                    }
+                }
+                Event::NewEdge { asset, peer, transport, port, outbound } => {
+                    let external = !c.inv.is_local(&peer);
+                    let learn = match (external, outbound) {
+                        (true, true) => Learn::External { peer, transport, port },
+                        (false, true) => Learn::Internal { peer, transport, port },
+                        (_, false) => Learn::Service { transport, port },
+                    };
+                    c.policy.learn(asset, learn);
+                    if !external {
+                        continue;
+                    }
+                    if !outbound {
+                        self.inbound(c, ctx, asset, peer, transport, port);
+                    } else if transport == Transport::Tcp && ctx.ip.is_some_and(|i| i.payload_len == 0) {
+                        if self.pending.is_full() {
+                            self.counters.pending_forced += 1;
+                            if let Some(p) = self.pending.pop_front() {
+                                self.judge(c, ctx.ts, p.mac, p.peer, Transport::Tcp, p.port);
+                            }
+                        }
+                        let _ = self.pending.push_back(Pending { mac: asset, peer, port, since: ctx.ts });
+                    } else {
+                        self.judge(c, ctx.ts, asset, peer, transport, port);
+                    }
+                }
+            }
+        }
+        // Judge pending edges whose first payload is this frame, or that waited long enough.
+        for _ in 0..self.pending.len() {
+            let Some(p) = self.pending.pop_front() else { break };
+            let this = ctx
+                .ip
+                .is_some_and(|i| ctx.src_mac == p.mac && i.dst == p.peer && i.dport == p.port && i.payload_len > 0);
+            if this || ctx.ts.saturating_sub(p.since) > PENDING_US {
+                self.judge(c, ctx.ts, p.mac, p.peer, Transport::Tcp, p.port);
+            } else {
+                let _ = self.pending.push_back(p);
+            }
+        }
+    }
+
+    fn inbound(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, asset: Mac, peer: IpAddr, transport: Transport, port: u16) {
+        let class = class_of(c.inv, &asset);
+        if transport == Transport::Tcp && REMOTE_ACCESS_PORTS.contains(&port) {
+            c.alerts.raise(&Raise {
+                time: ctx.ts,
+                severity: if class.is_medical() { Severity::Critical } else { Severity::High },
+                kind: AlertKind::InboundRemoteAccess,
+                device: asset,
+                device_ip: ctx.ip.map(|i| i.dst),
+                peer: Some(peer),
+                transport,
+                port,
+                evidence: &[b"remote access from outside the segment to", class.name().as_bytes()],
+            });
+        } else if class.is_medical() {
+            self.judge(c, ctx.ts, asset, peer, transport, port);
+        }
+    }
+
+    /// Judges one external endpoint of a device.
+    fn judge(&mut self, c: &mut Ctx<'_>, ts: u64, mac: Mac, peer: IpAddr, transport: Transport, port: u16) {
+        self.counters.judged += 1;
+        let class = class_of(c.inv, &mac);
+        let name = self.name_of(&peer);
+        let verdict =
+            c.policy.decide(&Question { mac, class, what: Subject::External { peer, transport, port, name } });
+        let shown: &[u8] = name.unwrap_or(b"(no name seen)");
+        if class.is_medical() && !matches!(verdict, Verdict::Policy(_)) {
+            // A medical device on the internet is judged by the written policy alone: what it
+            // did while learning is no excuse.
+            let learned: &[u8] = if verdict == Verdict::Baseline { b"(seen while learning)" } else { b"" };
+            c.alerts.raise(&Raise {
+                time: ts,
+                severity: if verdict == Verdict::Baseline { Severity::High } else { Severity::Critical },
+                kind: AlertKind::MedicalInternet,
+                device: mac,
+                device_ip: None,
+                peer: Some(peer),
+                transport,
+                port,
+                evidence: &[class.name().as_bytes(), b"reached", shown, learned],
+            });
+        } else if c.policy.locked() && verdict == Verdict::Unexpected {
+            c.alerts.raise(&Raise {
+                time: ts,
+                severity: severity_outbound(class),
+                kind: AlertKind::UnexpectedOutbound,
+                device: mac,
+                device_ip: None,
+                peer: Some(peer),
+                transport,
+                port,
+                evidence: &[class.name().as_bytes(), b"reached", shown],
+            });
+        }
+    }
+}
+
+fn class_of(inv: &Inventory, mac: &Mac) -> DeviceClass {
+    inv.find(mac).and_then(|s| inv.asset(s)).map(|a| a.class).unwrap_or_default()
+}
+
+fn owner_mac(inv: &Inventory, ip: &IpAddr) -> Option<Mac> {
+    inv.owner_mac(ip)
+}
+
+/// Small no_std formatting into a buffer (no `core::fmt` machinery on the hot path).
+struct Buf<'a> {
+    b: &'a mut [u8],
+    n: usize,
+}
+
+impl Buf<'_> {
+    fn s(&mut self, s: &[u8]) -> &mut Self {
+        for &c in s {
+            if let Some(slot) = self.b.get_mut(self.n) {
+                *slot = c;
+                self.n += 1;
+            }
+        }
+        self
+    }
+    fn u(&mut self, mut v: u32) -> &mut Self {
+        let mut d = [0u8; 10];
+        let mut i = d.len();
+        loop {
+            i -= 1;
+            d[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 || i == 0 {
+                break;
+            }
+        }
+        let digits = d;
+        self.s(&digits[i..])
+    }
+    fn mac(&mut self, m: Mac) -> &mut Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in m.0.iter().enumerate() {
+            if i > 0 {
+                self.s(b":");
+            }
+            self.s(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        }
+        self
+    }
+}
+
+fn fmt_conflict(out: &mut [u8], ip: [u8; 4], old: Mac, new: Mac) -> usize {
+    let mut b = Buf { b: out, n: 0 };
+    b.u(ip[0] as u32).s(b".").u(ip[1] as u32).s(b".").u(ip[2] as u32).s(b".").u(ip[3] as u32);
+    b.s(b" was ").mac(old).s(b" now ").mac(new);
+    b.n
+}
+
+fn fmt_count(out: &mut [u8], n: u16, window: u32) -> usize {
+    let mut b = Buf { b: out, n: 0 };
+    b.u(n as u32).s(b" in ").u(window).s(b"s");
+    b.n
+}
+
+fn fmt_scan(out: &mut [u8], hosts: u32, ports: u32, window: u32) -> usize {
+    let mut b = Buf { b: out, n: 0 };
+    b.u(hosts).s(b" local hosts, ").u(ports).s(b" ports in ").u(window).s(b"s");
+    b.n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_helpers() {
+        let mut b = [0u8; 64];
+        let n = fmt_conflict(&mut b, [10, 0, 0, 5], Mac([0, 1, 2, 3, 4, 5]), Mac([0xaa; 6]));
+        assert_eq!(&b[..n], b"10.0.0.5 was 00:01:02:03:04:05 now aa:aa:aa:aa:aa:aa");
+        let n = fmt_count(&mut b, 12, 60);
+        assert_eq!(&b[..n], b"12 in 60s");
+        let n = fmt_scan(&mut b, 0, 4_000_000_000, 60);
+        assert_eq!(&b[..n], b"0 local hosts, 4000000000 ports in 60s");
+    }
+
+    #[test]
+    fn local_and_reverse_names_are_not_domains() {
+        assert!(is_reverse_or_local(b"5.0.0.10.in-addr.arpa"));
+        assert!(is_reverse_or_local(b"printer.local."));
+        assert!(is_reverse_or_local(b"wpad"));
+        assert!(!is_reverse_or_local(b"devs.tplinkcloud.com"));
+    }
+}
