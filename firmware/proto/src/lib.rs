@@ -16,6 +16,8 @@
 extern crate std;
 
 pub mod alerts;
+pub mod cobs;
+pub mod mgmt;
 pub mod records;
 pub mod types;
 
