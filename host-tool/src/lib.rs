@@ -6,4 +6,5 @@ pub mod capture;
 pub mod model;
 pub mod oui;
 pub mod output;
+pub mod policy;
 pub mod replay;

@@ -33,6 +33,13 @@ enum Command {
         /// Do not draw a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Learn each device's normal traffic for this long of capture time (e.g. 90s, 15m,
+        /// 8h, 7d) from the first frame, then lock and report what is unexpected.
+        #[arg(long, value_parser = wardtap::policy::parse_duration)]
+        learn: Option<u32>,
+        /// Outbound policy file (TOML): allowed networks, domains and ports per class or MAC.
+        #[arg(long)]
+        policy: Option<PathBuf>,
         /// Capture files, processed in order as one stream.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -68,8 +75,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Replay { format, subnets, no_progress, files } => {
-            let outcome = replay::run(&replay::Options { files, subnets, progress: !no_progress });
+        Command::Replay { format, subnets, no_progress, learn, policy, files } => {
+            let policy = match policy {
+                Some(p) => Some(wardtap::policy::load(&p)?),
+                None => None,
+            };
+            let outcome =
+                replay::run(&replay::Options { files, subnets, progress: !no_progress, learn_secs: learn, policy });
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             output::write(&outcome.document, format, &mut out).context("writing the inventory")?;

@@ -7,7 +7,9 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use wardtap_core::dissect::Layer;
-use wardtap_proto::{AssetRecord, CleartextKind, Counters, EdgeRecord, IpAddr, Mac, StrKind, TableFill};
+use wardtap_proto::{
+    AlertRecord, AssetRecord, CleartextKind, Counters, EdgeRecord, IpAddr, LedgerRecord, Mac, StrKind, TableFill,
+};
 
 /// Version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -133,6 +135,104 @@ pub struct Edge {
     pub last_seen: String,
 }
 
+/// One alert.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Alert {
+    /// Sequence number on its tap.
+    pub seq: u32,
+    /// RFC 3339 UTC, first occurrence.
+    pub time: String,
+    /// RFC 3339 UTC, last repeat.
+    pub last_time: String,
+    /// `info` … `critical`.
+    pub severity: &'static str,
+    /// Alert kind (`unexpected_outbound`, `scan`, ...).
+    pub kind: &'static str,
+    /// The local device's MAC.
+    pub device: String,
+    /// The device's address in the event.
+    pub device_ip: Option<String>,
+    /// The other end.
+    pub peer: Option<String>,
+    /// Transport.
+    pub transport: &'static str,
+    /// Port (0 if none).
+    pub port: u16,
+    /// Occurrences folded into this record.
+    pub count: u32,
+    /// Acknowledged on the tap.
+    pub acknowledged: bool,
+    /// What was seen.
+    pub evidence: String,
+}
+
+impl Alert {
+    /// From the core's record.
+    pub fn from_record(a: &AlertRecord) -> Alert {
+        Alert {
+            seq: a.seq,
+            time: rfc3339_us(a.time),
+            last_time: rfc3339_us(a.last_time),
+            severity: a.severity.name(),
+            kind: a.kind.name(),
+            device: mac_str(&a.device),
+            device_ip: a.device_ip.map(|i| i.to_string()),
+            peer: a.peer.map(|i| i.to_string()),
+            transport: a.transport.name(),
+            port: a.port,
+            count: a.count,
+            acknowledged: a.acknowledged,
+            evidence: text(&a.evidence),
+        }
+    }
+}
+
+/// One connection point to outside the segment.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The local device's MAC.
+    pub device: String,
+    /// The external endpoint.
+    pub endpoint: String,
+    /// The DNS name or TLS SNI that led there, if seen.
+    pub name: Option<String>,
+    /// Transport.
+    pub transport: &'static str,
+    /// Service port.
+    pub port: u16,
+    /// `outbound` (the device reached out) or `inbound`.
+    pub direction: &'static str,
+    /// RFC 3339 UTC.
+    pub first_seen: String,
+    /// RFC 3339 UTC.
+    pub last_seen: String,
+    /// Bytes.
+    pub bytes: u64,
+    /// Frames.
+    pub frames: u32,
+    /// Allowed by the policy or the learned baseline.
+    pub allowed: bool,
+}
+
+impl LedgerEntry {
+    /// From the core's record.
+    pub fn from_record(l: &LedgerRecord) -> LedgerEntry {
+        LedgerEntry {
+            device: mac_str(&l.device),
+            endpoint: l.endpoint.to_string(),
+            name: (!l.name.is_empty()).then(|| text(&l.name)),
+            transport: l.transport.name(),
+            port: l.port,
+            direction: l.direction.name(),
+            first_seen: rfc3339_s(l.first_seen),
+            last_seen: rfc3339_s(l.last_seen),
+            bytes: l.bytes,
+            frames: l.frames,
+            allowed: l.allowed,
+        }
+    }
+}
+
 /// The whole document.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Document {
@@ -144,6 +244,10 @@ pub struct Document {
     pub edges: Vec<Edge>,
     /// Counters by name; `malformed` by dissector layer.
     pub counters: BTreeMap<String, u64>,
+    /// Alerts, by sequence number.
+    pub alerts: Vec<Alert>,
+    /// Connection points to outside the segment, sorted by device, endpoint, port.
+    pub ledger: Vec<LedgerEntry>,
 }
 
 /// Formats µs since the epoch as RFC 3339 UTC with microseconds.
@@ -315,6 +419,12 @@ pub fn counters_map(c: &Counters, fill: Option<&TableFill>) -> BTreeMap<String, 
     put("addresses_dropped", c.addresses_dropped.into());
     put("services_dropped", c.services_dropped.into());
     put("observations_ignored", c.observations_ignored.into());
+    put("alerts_raised", c.alerts_raised.into());
+    put("alerts_folded", c.alerts_folded.into());
+    put("alerts_overflow", c.alerts_overflow.into());
+    put("baseline_entries", c.baseline_entries.into());
+    put("baseline_full", c.baseline_full.into());
+    put("policy_rules_refused", c.policy_rules_refused.into());
     for l in Layer::all() {
         put(&format!("malformed_{}", l.name()), c.malformed.get(l as usize).copied().unwrap_or(0).into());
     }
@@ -353,7 +463,24 @@ impl Document {
             assets: a.iter().map(Asset::from_record).collect(),
             edges: e.iter().map(Edge::from_record).collect(),
             counters: counters_map(counters, fill),
+            alerts: Vec::new(),
+            ledger: Vec::new(),
         }
+    }
+
+    /// Adds alerts (sorted by sequence number) and ledger entries (sorted) to the document.
+    pub fn with_alerts_and_ledger(
+        mut self,
+        alerts: impl IntoIterator<Item = AlertRecord>,
+        ledger: impl IntoIterator<Item = LedgerRecord>,
+    ) -> Document {
+        let mut a: Vec<AlertRecord> = alerts.into_iter().collect();
+        a.sort_by_key(|r| r.seq);
+        self.alerts = a.iter().map(Alert::from_record).collect();
+        let mut l: Vec<LedgerRecord> = ledger.into_iter().collect();
+        l.sort_by(|x, y| (x.device, x.endpoint, x.port, x.transport).cmp(&(y.device, y.endpoint, y.port, y.transport)));
+        self.ledger = l.iter().map(LedgerEntry::from_record).collect();
+        self
     }
 }
 

@@ -86,30 +86,7 @@ fn write_table(doc: &Document, out: &mut dyn Write) -> io::Result<()> {
             ]
         })
         .collect();
-    let head = ["MAC", "VENDOR", "ADDRESSES", "NAMES", "CLASS", "MEDICAL IDENTITY", "EVIDENCE"];
-    let mut width = head.map(|h| h.chars().count());
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &[&str]| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(c);
-                s.extend(std::iter::repeat_n(' ', width[i] - c.chars().count() + 2));
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(&head))?;
-    for r in &rows {
-        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
-    }
+    columns(out, &["MAC", "VENDOR", "ADDRESSES", "NAMES", "CLASS", "MEDICAL IDENTITY", "EVIDENCE"], &rows)?;
     let external: std::collections::BTreeSet<&str> =
         doc.edges.iter().filter(|e| e.external).map(|e| e.peer.as_str()).collect();
     writeln!(
@@ -129,6 +106,79 @@ fn write_table(doc: &Document, out: &mut dyn Write) -> io::Result<()> {
         .collect();
     if !pressure.is_empty() {
         writeln!(out, "counted: {}", pressure.join(" "))?;
+    }
+    let name_of =
+        |mac: &str| doc.assets.iter().find(|a| a.mac == mac).and_then(|a| a.display_name()).unwrap_or(mac).to_owned();
+    if !doc.alerts.is_empty() {
+        writeln!(out, "\nALERTS")?;
+        let rows: Vec<[String; 7]> = doc
+            .alerts
+            .iter()
+            .map(|a| {
+                [
+                    a.seq.to_string(),
+                    a.time.get(..19).unwrap_or(&a.time).replace('T', " "),
+                    a.severity.to_owned(),
+                    a.kind.to_owned(),
+                    safe_cell(&name_of(&a.device), 28),
+                    a.peer
+                        .as_deref()
+                        .map(|p| if a.port > 0 { format!("{p}:{}", a.port) } else { p.to_owned() })
+                        .unwrap_or_default(),
+                    safe_cell(
+                        &format!(
+                            "{}{}",
+                            a.evidence,
+                            if a.count > 1 { format!(" (x{})", a.count) } else { String::new() }
+                        ),
+                        72,
+                    ),
+                ]
+            })
+            .collect();
+        columns(out, &["SEQ", "TIME (UTC)", "SEVERITY", "KIND", "DEVICE", "PEER", "EVIDENCE"], &rows)?;
+    }
+    if !doc.ledger.is_empty() {
+        writeln!(out, "\nCONNECTION POINTS OUTSIDE THE SEGMENT")?;
+        let rows: Vec<[String; 7]> = doc
+            .ledger
+            .iter()
+            .map(|l| {
+                [
+                    safe_cell(&name_of(&l.device), 28),
+                    format!("{} {}/{}", l.endpoint, l.transport, l.port),
+                    safe_cell(l.name.as_deref().unwrap_or("-"), 40),
+                    l.direction.to_owned(),
+                    l.bytes.to_string(),
+                    l.last_seen.replace('T', " ").trim_end_matches('Z').to_owned(),
+                    if l.allowed { "allowed" } else { "not allowed" }.to_owned(),
+                ]
+            })
+            .collect();
+        columns(out, &["DEVICE", "ENDPOINT", "NAME", "DIRECTION", "BYTES", "LAST SEEN (UTC)", "POLICY"], &rows)?;
+    }
+    Ok(())
+}
+
+/// Writes `head` and `rows` as left-aligned columns two spaces apart.
+fn columns<const N: usize>(out: &mut dyn Write, head: &[&str; N], rows: &[[String; N]]) -> io::Result<()> {
+    let mut width = head.map(|h| h.chars().count());
+    for r in rows {
+        for (w, c) in width.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let mut s = String::new();
+        for (i, c) in cells.enumerate() {
+            s.push_str(c);
+            s.extend(std::iter::repeat_n(' ', width[i].saturating_sub(c.chars().count()) + 2));
+        }
+        s.trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(&mut head.iter().copied()))?;
+    for r in rows {
+        writeln!(out, "{}", line(&mut r.iter().map(String::as_str)))?;
     }
     Ok(())
 }

@@ -15,6 +15,10 @@ pub struct Options {
     pub subnets: Vec<([u8; 4], u8)>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Learn for this many seconds of capture time from the first frame, then lock.
+    pub learn_secs: Option<u32>,
+    /// Outbound policy (rules and thresholds).
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// The outcome: the document for everything read, and the files that failed part-way.
@@ -50,6 +54,13 @@ fn run_on_this_thread(opts: &Options) -> Outcome {
     let mut tap = Box::new(Tap::new(0));
     for (net, prefix) in &opts.subnets {
         tap.add_subnet(*net, *prefix);
+    }
+    if let Some(p) = &opts.policy {
+        tap.set_policy(&p.rules);
+        tap.set_thresholds(p.thresholds);
+    }
+    if let Some(secs) = opts.learn_secs {
+        tap.learn_for(secs);
     }
     let mut errors = Vec::new();
     let mut frames = 0u64;
@@ -97,6 +108,7 @@ fn run_on_this_thread(opts: &Options) -> Outcome {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let document = Document::build(tap.assets(), tap.edges(), &tap.counters(), Some(&tap.fill()));
+    let document = Document::build(tap.assets(), tap.edges(), &tap.counters(), Some(&tap.fill()))
+        .with_alerts_and_ledger(tap.alerts_since(0).cloned(), tap.ledger());
     Outcome { document, errors, frames }
 }

@@ -13,7 +13,7 @@
 //! | failed logins | many refused/reset/short sessions to authentication services | no |
 //! | cleartext | Telnet, FTP login, HTTP Basic, SNMP v1/v2c community: once per device and kind | no |
 //! | inbound remote access | an external address opens a remote-access port on a device | no |
-//! | medical internet | a medical-class device and an external endpoint no policy rule allows | no |
+//! | medical internet | a medical-class device and a public endpoint no policy rule allows | no |
 //!
 //! Outbound TCP edges wait (bounded) for their first payload before being judged, so the
 //! TLS SNI or HTTP Host of that payload can name the endpoint.
@@ -574,7 +574,7 @@ impl Detector {
         let verdict =
             c.policy.decide(&Question { mac, class, what: Subject::External { peer, transport, port, name } });
         let shown: &[u8] = name.unwrap_or(b"(no name seen)");
-        if class.is_medical() && !matches!(verdict, Verdict::Policy(_)) {
+        if class.is_medical() && peer.is_public() && !matches!(verdict, Verdict::Policy(_)) {
             // A medical device on the internet is judged by the written policy alone: what it
             // did while learning is no excuse.
             let learned: &[u8] = if verdict == Verdict::Baseline { b"(seen while learning)" } else { b"" };

@@ -300,13 +300,6 @@ fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
     }
 }
 
-fn is_private(ip: &IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => a[0] == 10 || (a[0] == 172 && a[1] & 0xf0 == 16) || (a[0] == 192 && a[1] == 168),
-        IpAddr::V6(b) => b[0] & 0xfe == 0xfc,
-    }
-}
-
 impl Default for Inventory {
     fn default() -> Self {
         Self::new(0)
@@ -356,14 +349,14 @@ impl Inventory {
         match ip {
             IpAddr::V4(a) => {
                 if self.subnets.is_empty() {
-                    is_private(ip)
+                    ip.is_private()
                 } else {
                     self.subnets.iter().any(|(n, p)| prefix_match(n, a, *p))
                 }
             }
             IpAddr::V6(b) => {
                 if self.prefixes6.is_empty() {
-                    is_private(ip)
+                    ip.is_private()
                 } else {
                     self.prefixes6.iter().any(|(n, p)| prefix_match(n, b, *p))
                 }

@@ -95,6 +95,24 @@ impl IpAddr {
             IpAddr::V6(b) => *b == [0; 16],
         }
     }
+    /// Private, shared or local-use space (RFC 1918, RFC 6598 CGNAT, ULA, loopback,
+    /// link-local): never "the internet".
+    pub fn is_private(&self) -> bool {
+        match self {
+            IpAddr::V4(a) => {
+                a[0] == 10
+                    || (a[0] == 172 && a[1] & 0xf0 == 16)
+                    || (a[0] == 192 && a[1] == 168)
+                    || (a[0] == 100 && a[1] & 0xc0 == 64)
+                    || a[0] == 127
+            }
+            IpAddr::V6(b) => b[0] & 0xfe == 0xfc || *b == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        }
+    }
+    /// A routable public address: the internet.
+    pub fn is_public(&self) -> bool {
+        !self.is_private() && !self.is_link_local() && !self.is_group() && !self.is_unspecified()
+    }
     /// Link-local (169.254/16, fe80::/10): always on the segment.
     pub fn is_link_local(&self) -> bool {
         match self {
