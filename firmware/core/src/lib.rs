@@ -18,12 +18,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod classify;
 pub mod config;
+pub mod detect;
 pub mod dissect;
 pub mod fact;
 pub mod flow;
 pub mod inventory;
+pub mod policy;
 pub mod table;
 pub mod tap;
 
