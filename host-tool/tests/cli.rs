@@ -80,3 +80,48 @@ fn several_files_are_one_stream() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["counters"]["frames"], 4 + 9);
 }
+
+#[test]
+fn learn_and_policy_give_alerts_and_ledger_in_json() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../samples/ward-demo.pcap");
+    let dir = std::env::temp_dir().join(format!("wardtap-cli-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[allow]]\nscope = \"class:infusion_pump\"\ndomains = [\"*.vendor.example\"]\nnote = \"pump vendor\"\n",
+    )
+    .unwrap();
+    let out = wardtap(&[
+        "replay",
+        "--format",
+        "json",
+        "--learn",
+        "10s",
+        "--policy",
+        policy.to_str().unwrap(),
+        sample.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = doc["alerts"].as_array().unwrap();
+    for key in ["seq", "time", "severity", "kind", "device", "peer", "evidence"] {
+        assert!(alerts[0].get(key).is_some(), "alert lacks {key}");
+    }
+    // The smart plug appears after learning and calls its cloud: both are reported.
+    let kinds: Vec<&str> = alerts.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"new_device") && kinds.contains(&"unexpected_outbound"), "{kinds:?}");
+    // The pump's vendor connection is allowed by the policy: no medical-internet alert.
+    assert!(!kinds.contains(&"medical_internet"), "{kinds:?}");
+    let ledger = doc["ledger"].as_array().unwrap();
+    let pump = ledger.iter().find(|l| l["name"] == "pump-updates.vendor.example").expect("pump in ledger");
+    assert_eq!(pump["allowed"], true);
+    let plug = ledger.iter().find(|l| l["name"] == "devs.tplinkcloud.com").expect("plug in ledger");
+    assert_eq!(plug["allowed"], false);
+    // A broken policy file is a clear error.
+    std::fs::write(&policy, "[[allow]]\nscope = \"class:toaster\"\nports = [\"tcp/1\"]\n").unwrap();
+    let out = wardtap(&["replay", "--policy", policy.to_str().unwrap(), sample.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown device class \"toaster\""));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -294,8 +294,6 @@ pub static RULES: &[Rule] = &[
         test: Test::Keyword(Field::Any, IOT_WORDS),
     },
     Rule { class: DeviceClass::IotOther, evidence: "announces UPnP (SSDP)", test: Test::Speaks(Protocol::Ssdp) },
-    Rule { class: DeviceClass::Workstation, evidence: "browses the web", test: Test::Speaks(Protocol::Http) },
-    Rule { class: DeviceClass::Workstation, evidence: "TLS client", test: Test::Speaks(Protocol::Tls) },
 ];
 
 /// What classification sees of an asset.
