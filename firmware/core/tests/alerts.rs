@@ -144,7 +144,6 @@ use build::*;
 
 const SYN: u8 = 0x02;
 const SYNACK: u8 = 0x12;
-const ACK: u8 = 0x10;
 const PSHACK: u8 = 0x18;
 const RSTACK: u8 = 0x14;
 
@@ -494,7 +493,6 @@ fn scenario_every_kind_alert_by_alert() {
 }
 
 fn capture(name: &str) -> Vec<(u64, Vec<u8>)> {
-    use pcap_parser::traits::PcapReaderIterator;
     use pcap_parser::*;
     let path = format!("{}/../../../shared/captures/{name}", env!("CARGO_MANIFEST_DIR"));
     let mut r = create_reader(1 << 20, std::fs::File::open(&path).unwrap()).unwrap();
