@@ -1,11 +1,12 @@
 //! Every capacity and limit of the core, in one place.
 //!
 //! The whole [`crate::Tap`] must fit [`STATE_BUDGET`] on the MCU (a compile-time check in
-//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 715 KiB,
-//! of which edges ~300 KiB, assets ~225 KiB, strings ~145 KiB, peers ~50 KiB, flows ~19 KiB.
-//! That suits a 1 MiB-RAM part (STM32H743); the 512 KiB goal needs more compact asset and
-//! string records (tracked in the closing notes), not smaller minimums (1,024 assets,
-//! 8,192 edges). Tables hold fixed-size records; strings are cut and the cut is counted.
+//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 848 KiB —
+//! edges ~300 KiB, assets ~225 KiB, strings ~145 KiB, peers ~50 KiB, baseline ~50 KiB,
+//! flows ~45 KiB, alerts/peer names/detector ~45 KiB. That suits a 1 MiB-RAM part
+//! (STM32H743); a 512 KiB part needs more compact asset, edge and string records, not
+//! smaller minimums (1,024 assets, 8,192 edges). Tables hold fixed-size records; strings
+//! are cut and the cut is counted.
 
 /// Assets (one per source MAC).
 pub const MAX_ASSETS: usize = 1024;
