@@ -1,0 +1,3 @@
+//! `dns::dissect` on arbitrary payloads (input framing: see the crate docs).
+#![no_main]
+wardtap_core_fuzz::dissector_target!(wardtap_core::dissect::dns::dissect);
