@@ -3,6 +3,8 @@
 //! everything here returns typed errors.
 
 pub mod capture;
+pub mod db;
+pub mod ingest;
 pub mod model;
 pub mod oui;
 pub mod output;

@@ -44,6 +44,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Store a capture's summary in the asset database as if pulled from a tap.
+    Ingest(wardtap::db::cli::IngestArgs),
+    /// List assets from the database (filter by ward, class, vendor, seen since).
+    Assets(wardtap::db::cli::AssetsArgs),
+    /// List alerts from the database, or acknowledge them (--ack ID).
+    Alerts(wardtap::db::cli::AlertsArgs),
+    /// The connection-point ledger: every device's endpoints outside the segment.
+    Ledger(wardtap::db::cli::LedgerArgs),
+    /// One asset's history: addresses, names, class and software over time.
+    History(wardtap::db::cli::HistoryArgs),
 }
 
 fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
@@ -90,6 +100,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("wardtap: {e}");
             }
             Ok(if outcome.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Ingest(a) => Ok(ExitCode::from(wardtap::db::cli::ingest(&a, &mut std::io::stderr())?)),
+        Command::Assets(a) => {
+            Ok(wardtap::db::cli::assets(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
+        }
+        Command::Alerts(a) => {
+            Ok(wardtap::db::cli::alerts(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
+        }
+        Command::Ledger(a) => {
+            Ok(wardtap::db::cli::ledger(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
+        }
+        Command::History(a) => {
+            Ok(wardtap::db::cli::history(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
         }
     }
 }

@@ -1,0 +1,341 @@
+//! One small SQL surface over SQLite (rusqlite, bundled) and PostgreSQL (`postgres`, sync).
+//!
+//! The merge and the queries are written once, in the common subset of both dialects:
+//! `?` placeholders (rewritten to `$n` for PostgreSQL), `INSERT .. ON CONFLICT .. DO UPDATE`,
+//! `RETURNING`, integers as 64-bit, times as µs since the epoch. DDL differences (the id column)
+//! are spelled `{id}` in the migrations and replaced per dialect.
+
+use super::DbError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// A parameter or a column value. Typed even when null, because PostgreSQL checks types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A 64-bit integer (or null).
+    Int(Option<i64>),
+    /// Text (or null).
+    Text(Option<String>),
+}
+
+impl Value {
+    /// The integer, 0 for null or text.
+    pub fn int(&self) -> i64 {
+        match self {
+            Value::Int(Some(v)) => *v,
+            _ => 0,
+        }
+    }
+    /// The integer, if there is one.
+    pub fn opt_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) => *v,
+            Value::Text(_) => None,
+        }
+    }
+    /// The text, empty for null or integers.
+    pub fn text(&self) -> String {
+        match self {
+            Value::Text(Some(s)) => s.clone(),
+            Value::Int(Some(v)) => v.to_string(),
+            _ => String::new(),
+        }
+    }
+    /// The text, if there is one.
+    pub fn opt_text(&self) -> Option<String> {
+        match self {
+            Value::Text(s) => s.clone(),
+            Value::Int(v) => v.map(|v| v.to_string()),
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(Some(v))
+    }
+}
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(Some(i64::try_from(v).unwrap_or(i64::MAX)))
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(Some(v.into()))
+    }
+}
+impl From<u16> for Value {
+    fn from(v: u16) -> Self {
+        Value::Int(Some(v.into()))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(Some(v.into()))
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(Some(v))
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(Some(v.clone()))
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Value::Text(v.map(str::to_owned))
+    }
+}
+
+/// Builds a parameter list: `params![a, b, c]`.
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { &[$($crate::db::backend::Value::from($v)),*][..] };
+}
+pub(crate) use params;
+
+/// One result row.
+pub type Row = Vec<Value>;
+
+/// Which database.
+pub enum Conn {
+    /// A file (or `:memory:`).
+    Sqlite(rusqlite::Connection),
+    /// A PostgreSQL server.
+    Postgres {
+        /// The connection.
+        client: Box<postgres::Client>,
+        /// Prepared statements by SQL text.
+        cache: HashMap<String, postgres::Statement>,
+    },
+}
+
+/// Test hook for crash-consistency tests: with `WARDTAP_TEST_ABORT_AFTER_STATEMENTS=N` in the
+/// environment the process aborts (no unwinding, no destructors, like `kill -9`) right before
+/// its N-th data statement. Never set outside tests.
+fn abort_hook() {
+    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let limit =
+        LIMIT.get_or_init(|| std::env::var("WARDTAP_TEST_ABORT_AFTER_STATEMENTS").ok().and_then(|v| v.parse().ok()));
+    if let Some(limit) = limit {
+        if COUNT.fetch_add(1, Ordering::SeqCst) + 1 >= *limit {
+            std::process::abort();
+        }
+    }
+}
+
+/// `?` → `$1, $2...` outside quoted strings.
+fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+struct PgParam<'a>(&'a Value);
+
+impl std::fmt::Debug for PgParam<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl postgres::types::ToSql for PgParam<'_> {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self.0 {
+            Value::Int(None) | Value::Text(None) => Ok(postgres::types::IsNull::Yes),
+            Value::Int(Some(v)) => match *ty {
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::BOOL => (*v != 0).to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => v.to_string().to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Value::Text(Some(s)) => s.to_sql(ty, out),
+        }
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Int(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Int(None) | Value::Text(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Int(None),
+        ValueRef::Integer(i) => Value::Int(Some(i)),
+        ValueRef::Real(f) => Value::Int(Some(f as i64)),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(Some(String::from_utf8_lossy(t).into_owned())),
+    }
+}
+
+fn pg_value(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
+    use postgres::types::Type;
+    let ty = row.columns().get(i).map(|c| c.type_().clone()).unwrap_or(Type::TEXT);
+    Ok(match ty {
+        Type::INT8 => Value::Int(row.try_get::<_, Option<i64>>(i)?),
+        Type::INT4 => Value::Int(row.try_get::<_, Option<i32>>(i)?.map(i64::from)),
+        Type::INT2 => Value::Int(row.try_get::<_, Option<i16>>(i)?.map(i64::from)),
+        Type::BOOL => Value::Int(row.try_get::<_, Option<bool>>(i)?.map(i64::from)),
+        Type::NUMERIC => Value::Text(None),
+        _ => Value::Text(row.try_get::<_, Option<String>>(i)?),
+    })
+}
+
+impl Conn {
+    /// The dialect's name.
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Conn::Sqlite(_) => "sqlite",
+            Conn::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// DDL with `{id}` spelled for this dialect.
+    pub fn ddl(&self, sql: &str) -> String {
+        match self {
+            Conn::Sqlite(_) => sql.replace("{id}", "INTEGER PRIMARY KEY"),
+            Conn::Postgres { .. } => sql.replace("{id}", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+        }
+    }
+
+    /// Runs statements without parameters (DDL, `BEGIN`, `COMMIT`).
+    pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch(sql)?,
+            Conn::Postgres { client, .. } => client.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+
+    /// Runs one statement; returns the rows it changed.
+    pub fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        abort_hook();
+        match self {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare_cached(sql)?;
+                Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+            }
+            Conn::Postgres { client, cache } => {
+                let st = pg_prepare(client, cache, sql)?;
+                let p: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    p.iter().map(|x| x as &(dyn postgres::types::ToSql + Sync)).collect();
+                Ok(client.execute(&st, &refs)?)
+            }
+        }
+    }
+
+    /// Runs a query; returns every row.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare_cached(sql)?;
+                let n = st.column_count();
+                let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut row = Vec::with_capacity(n);
+                    for i in 0..n {
+                        row.push(sqlite_value(r.get_ref(i)?));
+                    }
+                    out.push(row);
+                }
+                Ok(out)
+            }
+            Conn::Postgres { client, cache } => {
+                let st = pg_prepare(client, cache, sql)?;
+                let p: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
+                let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                    p.iter().map(|x| x as &(dyn postgres::types::ToSql + Sync)).collect();
+                let rows = client.query(&st, &refs)?;
+                rows.iter().map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect()).collect()
+            }
+        }
+    }
+
+    /// A query that writes (`INSERT .. RETURNING`): counted by the abort hook like `exec`.
+    pub fn query_write(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        abort_hook();
+        self.query(sql, params)
+    }
+
+    /// The first row, if any.
+    pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+fn pg_prepare(
+    client: &mut postgres::Client,
+    cache: &mut HashMap<String, postgres::Statement>,
+    sql: &str,
+) -> Result<postgres::Statement, DbError> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let st = client.prepare(&pg_placeholders(sql))?;
+    cache.insert(sql.to_owned(), st.clone());
+    Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(pg_placeholders("SELECT ?, '?', ?"), "SELECT $1, '?', $2");
+    }
+}

@@ -1,0 +1,370 @@
+//! The hospital's asset database: every tap's summaries merged into one history.
+//!
+//! SQLite by default (a file in the user's data directory), or a group's central PostgreSQL
+//! server when `--db` is a `postgres://` URL. One schema for both ([`schema`]), migrated on
+//! open.
+//!
+//! Merging ([`Db::merge`]) is one transaction per summary and idempotent: the same summary
+//! twice changes no row. It keeps history — first/last seen per tap and ward, every address,
+//! name, class and software string an asset ever had with when it was seen, an event per change
+//! of the current value, alerts with their acknowledgement state. A crash at any point leaves
+//! the previous state ([`commit_then_ack`] tells the tap to drop its alerts only after the
+//! commit, so the next pull completes what a crashed one started).
+
+pub mod backend;
+pub mod cli;
+pub mod format;
+mod merge;
+pub mod query;
+pub mod schema;
+pub mod synthetic;
+
+pub use backend::Value;
+use backend::{params, Conn};
+pub use merge::MergeStats;
+use std::path::PathBuf;
+use wardtap_proto::{AlertRecord, AssetRecord, Counters, EdgeRecord, IpAddr, LedgerRecord, Mac};
+
+/// Everything that can go wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite said no.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL said no.
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// The database file's directory could not be made.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer wardtap.
+    #[error("database schema version {found} is newer than this wardtap understands ({known}); upgrade wardtap")]
+    TooNew {
+        /// Version in the database.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// A stored value could not be read back.
+    #[error("stored data is damaged: {0}")]
+    Damaged(String),
+    /// Something the caller asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// An alert as the database stores it (from a tap's `AlertRecord`, converted once on the host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryAlert {
+    /// The tap's sequence number (unique per tap).
+    pub seq: u32,
+    /// First raised, µs since the epoch.
+    pub time: u64,
+    /// Last repeated, µs since the epoch.
+    pub last_time: u64,
+    /// `info`, `low`, `medium`, `high`, `critical`.
+    pub severity: String,
+    /// Alert kind name (`unexpected_outbound`, ...).
+    pub kind: String,
+    /// The local device.
+    pub device: Mac,
+    /// Its address in the event.
+    pub device_ip: Option<IpAddr>,
+    /// The other end.
+    pub peer: Option<IpAddr>,
+    /// `tcp`, `udp`, ...
+    pub transport: String,
+    /// Service port, 0 if none.
+    pub port: u16,
+    /// Times it happened.
+    pub count: u32,
+    /// What was seen (raw bytes from the tap decoded lossily).
+    pub evidence: String,
+}
+
+/// A connection point to outside the segment, as the database stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLedger {
+    /// The local device.
+    pub device: Mac,
+    /// The external endpoint.
+    pub endpoint: IpAddr,
+    /// DNS name or TLS SNI that led there (may be empty).
+    pub name: String,
+    /// `tcp`, `udp`, ...
+    pub transport: String,
+    /// Service port.
+    pub port: u16,
+    /// `outbound` or `inbound`.
+    pub direction: String,
+    /// First seen, µs since the epoch.
+    pub first_seen: u64,
+    /// Last seen, µs since the epoch.
+    pub last_seen: u64,
+    /// Bytes both ways.
+    pub bytes: u64,
+    /// Frames both ways.
+    pub frames: u32,
+    /// Allowed by policy or baseline.
+    pub allowed: bool,
+}
+
+impl From<&AlertRecord> for SummaryAlert {
+    fn from(a: &AlertRecord) -> Self {
+        SummaryAlert {
+            seq: a.seq,
+            time: a.time,
+            last_time: a.last_time,
+            severity: a.severity.name().to_owned(),
+            kind: a.kind.name().to_owned(),
+            device: a.device,
+            device_ip: a.device_ip,
+            peer: a.peer,
+            transport: a.transport.name().to_owned(),
+            port: a.port,
+            count: a.count,
+            evidence: String::from_utf8_lossy(&a.evidence).into_owned(),
+        }
+    }
+}
+
+impl From<&LedgerRecord> for SummaryLedger {
+    fn from(l: &LedgerRecord) -> Self {
+        SummaryLedger {
+            device: l.device,
+            endpoint: l.endpoint,
+            name: String::from_utf8_lossy(&l.name).into_owned(),
+            transport: l.transport.name().to_owned(),
+            port: l.port,
+            direction: l.direction.name().to_owned(),
+            first_seen: u64::from(l.first_seen) * 1_000_000,
+            last_seen: u64::from(l.last_seen) * 1_000_000,
+            bytes: l.bytes,
+            frames: l.frames,
+            allowed: l.allowed,
+        }
+    }
+}
+
+/// One tap's summary, however it was obtained (pulled, ingested from a capture, live).
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// The tap's id (from taps.toml, or given on the command line).
+    pub tap: String,
+    /// Its ward or location.
+    pub ward: String,
+    /// When it was taken, µs since the epoch (pull time; the last frame's time for a capture).
+    pub time: u64,
+    /// The tap's assets.
+    pub assets: Vec<AssetRecord>,
+    /// The tap's edges.
+    pub edges: Vec<EdgeRecord>,
+    /// Alerts not yet acknowledged on the tap.
+    pub alerts: Vec<SummaryAlert>,
+    /// The connection-point ledger.
+    pub ledger: Vec<SummaryLedger>,
+    /// The tap's counters.
+    pub counters: Counters,
+}
+
+impl Summary {
+    /// The highest alert sequence number in it (0 if none).
+    pub fn max_alert_seq(&self) -> u32 {
+        self.alerts.iter().map(|a| a.seq).max().unwrap_or(0)
+    }
+}
+
+/// An open asset database.
+pub struct Db {
+    conn: Conn,
+}
+
+/// Where the database lives when `--db` is not given: `<data dir>/wardtap/assets.db`.
+pub fn default_location() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("wardtap").join("assets.db")
+}
+
+/// Whether `spec` names a PostgreSQL server rather than a file.
+pub fn is_postgres(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+impl Db {
+    /// Opens (creating if needed) the database named by `spec` — a file path, `:memory:`, or
+    /// a `postgres://` URL — and migrates it to the newest schema.
+    pub fn open(spec: &str) -> Result<Db, DbError> {
+        Self::open_at_version(spec, schema::latest())
+    }
+
+    /// Opens and migrates only up to `version` (tests of migrations from older schemas).
+    pub fn open_at_version(spec: &str, version: i64) -> Result<Db, DbError> {
+        let conn = if is_postgres(spec) {
+            let client = postgres::Client::connect(spec, postgres::NoTls)?;
+            Conn::Postgres { client: Box::new(client), cache: Default::default() }
+        } else {
+            if spec != ":memory:" {
+                if let Some(dir) = std::path::Path::new(spec).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| DbError::Io { path: dir.to_owned(), source })?;
+                }
+            }
+            let c = rusqlite::Connection::open(spec)?;
+            c.busy_timeout(std::time::Duration::from_secs(10))?;
+            // WAL: readers never block the merge; NORMAL sync is crash-safe for the process
+            // (a committed transaction survives kill -9; only an OS crash may lose the last one,
+            // never consistency).
+            c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+            Conn::Sqlite(c)
+        };
+        let mut db = Db { conn };
+        db.migrate(version)?;
+        Ok(db)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn dialect(&self) -> &'static str {
+        self.conn.dialect()
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&mut self) -> Result<i64, DbError> {
+        let row = self.conn.query_opt("SELECT MAX(version) FROM schema_migrations", &[])?;
+        Ok(row.and_then(|r| r.first().and_then(Value::opt_int)).unwrap_or(0))
+    }
+
+    fn migrate(&mut self, target: i64) -> Result<(), DbError> {
+        self.conn.batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             applied_at BIGINT NOT NULL)",
+        )?;
+        let current = self.schema_version()?;
+        if current > schema::latest() {
+            return Err(DbError::TooNew { found: current, known: schema::latest() });
+        }
+        for m in schema::MIGRATIONS.iter().filter(|m| m.version > current && m.version <= target) {
+            let ddl = self.conn.ddl(m.sql);
+            self.conn.batch("BEGIN")?;
+            let step = (|| {
+                self.conn.batch(&ddl)?;
+                self.conn.exec(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    params![m.version, m.name, now_us()],
+                )
+            })();
+            match step {
+                Ok(_) => self.conn.batch("COMMIT")?,
+                Err(e) => {
+                    let _ = self.conn.batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back otherwise.
+    pub(crate) fn transaction<T>(&mut self, f: impl FnOnce(&mut Conn) -> Result<T, DbError>) -> Result<T, DbError> {
+        let begin = if matches!(self.conn, Conn::Sqlite(_)) { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        self.conn.batch(begin)?;
+        match f(&mut self.conn) {
+            Ok(v) => {
+                self.conn.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Merges one summary in one transaction. Idempotent.
+    pub fn merge(&mut self, s: &Summary) -> Result<MergeStats, DbError> {
+        self.transaction(|c| merge::merge(c, s))
+    }
+
+    /// The highest alert sequence number stored for `tap` (ask the tap for alerts after it).
+    pub fn alert_seq(&mut self, tap: &str) -> Result<u32, DbError> {
+        let row = self.conn.query_opt("SELECT alert_seq FROM taps WHERE id = ?", params![tap])?;
+        Ok(row.and_then(|r| r.first().and_then(Value::opt_int)).unwrap_or(0).clamp(0, u32::MAX.into()) as u32)
+    }
+
+    /// Records that `tap` was told to drop its alerts up to `seq`.
+    pub fn mark_tap_acked(&mut self, tap: &str, seq: u32) -> Result<u64, DbError> {
+        self.transaction(|c| {
+            c.exec("UPDATE alerts SET tap_acked = 1 WHERE tap = ? AND seq <= ? AND tap_acked = 0", params![tap, seq])
+        })
+    }
+
+    /// A person acknowledges alerts (by database id); returns how many changed state.
+    pub fn acknowledge(&mut self, ids: &[i64], by: &str) -> Result<u64, DbError> {
+        let now = now_us();
+        self.transaction(|c| {
+            let mut n = 0;
+            for id in ids {
+                n += c.exec(
+                    "UPDATE alerts SET state = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND state = 'open'",
+                    params![by, now, *id],
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Direct access for queries in this crate.
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// What a store did: the merge's figures and whether the tap was acknowledged.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    /// The merge.
+    pub stats: MergeStats,
+    /// The sequence number acknowledged on the tap, if any.
+    pub acked: Option<u32>,
+}
+
+/// Merges `s`, commits, and only then tells the tap (through `ack`) that its alerts up to the
+/// summary's highest sequence number are safe. If the process dies before the commit, nothing
+/// changed and the tap still has every alert; if it dies between commit and acknowledgement,
+/// the next pull brings the same alerts again and the merge (keyed by tap and sequence) takes
+/// them once.
+pub fn commit_then_ack<E: std::fmt::Display>(
+    db: &mut Db,
+    s: &Summary,
+    ack: impl FnOnce(u32) -> Result<(), E>,
+) -> Result<Stored, StoreError> {
+    let stats = db.merge(s)?;
+    let seq = s.max_alert_seq();
+    if seq == 0 {
+        return Ok(Stored { stats, acked: None });
+    }
+    ack(seq).map_err(|e| StoreError::Ack(e.to_string()))?;
+    db.mark_tap_acked(&s.tap, seq)?;
+    Ok(Stored { stats, acked: Some(seq) })
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Stored, but the tap was not acknowledged (it will send the alerts again; harmless).
+    #[error("stored, but acknowledging the tap failed: {0}")]
+    Ack(String),
+}
+
+/// Now, µs since the epoch.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,147 @@
+//! The asset database's schema, as an ordered list of migrations.
+//!
+//! A migration is never edited once released: a change of shape is a new entry at the end.
+//! `schema_migrations` records which ones ran; each runs in its own transaction together with
+//! its row there, so a crash mid-migration leaves the previous version intact.
+//!
+//! Times are µs since the Unix epoch (BIGINT). MACs are lowercase `aa:bb:..`.
+
+/// One step of the schema.
+pub struct Migration {
+    /// Version reached after it (1, 2, ...).
+    pub version: i64,
+    /// What it does.
+    pub name: &'static str,
+    /// DDL; `{id}` is the dialect's auto-increment primary key.
+    pub sql: &'static str,
+}
+
+/// Every migration in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "assets, sightings per tap and ward, value history, edges, alerts, ledger",
+        sql: "
+CREATE TABLE taps (
+    id TEXT PRIMARY KEY,
+    ward TEXT NOT NULL,
+    first_pull BIGINT NOT NULL,
+    last_pull BIGINT NOT NULL,
+    alert_seq BIGINT NOT NULL DEFAULT 0,
+    counters TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE assets (
+    id {id},
+    mac TEXT NOT NULL UNIQUE,
+    vendor TEXT,
+    class TEXT NOT NULL,
+    name TEXT,
+    ips TEXT NOT NULL,
+    software TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE sightings (
+    asset BIGINT NOT NULL REFERENCES assets(id),
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    frames_tx BIGINT NOT NULL,
+    frames_rx BIGINT NOT NULL,
+    bytes_tx BIGINT NOT NULL,
+    bytes_rx BIGINT NOT NULL,
+    PRIMARY KEY (asset, tap, ward)
+);
+CREATE INDEX sightings_ward ON sightings (ward, asset);
+CREATE TABLE asset_values (
+    asset BIGINT NOT NULL REFERENCES assets(id),
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    tap TEXT NOT NULL,
+    PRIMARY KEY (asset, kind, value)
+);
+CREATE TABLE asset_changes (
+    id {id},
+    asset BIGINT NOT NULL REFERENCES assets(id),
+    time BIGINT NOT NULL,
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT
+);
+CREATE INDEX asset_changes_asset ON asset_changes (asset, time);
+CREATE TABLE edges (
+    asset BIGINT NOT NULL REFERENCES assets(id),
+    tap TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    port BIGINT NOT NULL,
+    direction TEXT NOT NULL,
+    external BIGINT NOT NULL,
+    frames BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (asset, tap, peer, transport, port, direction)
+);
+CREATE TABLE alerts (
+    id {id},
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    time BIGINT NOT NULL,
+    last_time BIGINT NOT NULL,
+    severity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    device TEXT NOT NULL,
+    device_ip TEXT,
+    peer TEXT,
+    transport TEXT NOT NULL,
+    port BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    evidence TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'open',
+    UNIQUE (tap, seq)
+);
+CREATE TABLE ledger (
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    device TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    port BIGINT NOT NULL,
+    direction TEXT NOT NULL,
+    name TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    frames BIGINT NOT NULL,
+    allowed BIGINT NOT NULL,
+    PRIMARY KEY (tap, device, endpoint, transport, port, direction)
+);
+",
+    },
+    Migration {
+        version: 2,
+        name: "alert acknowledgement (by whom, when, and whether the tap was told) and SIEM forwarding state",
+        sql: "
+ALTER TABLE alerts ADD COLUMN acked_by TEXT;
+ALTER TABLE alerts ADD COLUMN acked_at BIGINT;
+ALTER TABLE alerts ADD COLUMN tap_acked BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN forwarded BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX alerts_state ON alerts (state, time);
+CREATE INDEX alerts_device ON alerts (device);
+",
+    },
+];
+
+/// The newest schema version this build knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.version).unwrap_or(0)
+}

@@ -1,0 +1,205 @@
+//! The asset database: idempotent merges, history, alerts and their acknowledgement, filters,
+//! migrations from an older schema — on SQLite and on a real PostgreSQL server.
+
+mod db_support;
+
+use db_support::{Postgres, TempDir};
+use wardtap::db::query::AssetFilter;
+use wardtap::db::{self, synthetic, Db, Summary};
+use wardtap_proto::DeviceClass;
+
+const T0: u64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+const HOUR: u64 = 3_600_000_000;
+
+fn idempotent(spec: &str) {
+    let mut db = Db::open(spec).unwrap();
+    let s = synthetic::summary(1, 200, 0, T0);
+    let first = db.merge(&s).unwrap();
+    assert_eq!(first.new_assets, 200);
+    assert_eq!(first.new_alerts, 3);
+    let before = db.dump().unwrap();
+    let again = db.merge(&s).unwrap();
+    assert_eq!(again.rows_changed, 0, "{again:?}");
+    assert_eq!(again.new_assets + again.changes + again.new_alerts, 0);
+    assert_eq!(db.dump().unwrap(), before, "the same summary twice must change nothing");
+    // An older summary merged late changes no current value either (only first-seen times).
+    let older = synthetic::summary(1, 200, 7, T0 - HOUR);
+    let st = db.merge(&older).unwrap();
+    assert_eq!(st.changes, 0);
+    let a = db.assets(&AssetFilter::default()).unwrap();
+    assert!(a.iter().all(|x| x.name.as_deref().is_some_and(|n| n.ends_with("-g0"))));
+}
+
+fn history(spec: &str) {
+    let mut db = Db::open(spec).unwrap();
+    let mut s1 = synthetic::summary(2, 6, 0, T0);
+    // The first time, the tap had not classified device 0 yet.
+    s1.assets[0].class = DeviceClass::Unknown;
+    db.merge(&s1).unwrap();
+    let s2 = synthetic::summary(2, 6, 1, T0 + HOUR);
+    let st = db.merge(&s2).unwrap();
+    assert_eq!(st.new_assets, 0);
+    assert_eq!(st.changed_assets, 6);
+    let mac = synthetic::mac(2, 0).to_string();
+    let h = db.history(&mac).unwrap();
+    let fields: Vec<&str> = h.changes.iter().map(|c| c.field.as_str()).collect();
+    for f in ["class", "name", "ips", "software"] {
+        assert!(fields.contains(&f), "{f} change missing: {h:#?}");
+    }
+    let class = h.changes.iter().find(|c| c.field == "class").unwrap();
+    assert_eq!((class.old.as_deref(), class.new.as_deref()), (Some("unknown"), Some("patient_monitor")));
+    let ips: Vec<&str> = h.values.iter().filter(|v| v.kind == "ip").map(|v| v.value.as_str()).collect();
+    assert_eq!(ips, ["10.2.0.2", "10.2.0.3"], "{h:#?}");
+    let new_ip = h.values.iter().find(|v| v.value == "10.2.0.3").unwrap();
+    assert_eq!(new_ip.first_seen, "2026-01-01T00:00:00.000000Z", "first seen no earlier than the last pull");
+    assert_eq!(new_ip.last_seen, "2026-01-01T01:00:00.000000Z");
+    // The same device seen by a second tap in another ward: both sightings kept.
+    let mut other = synthetic::summary(2, 1, 1, T0 + 2 * HOUR);
+    other.tap = "tap-x".into();
+    other.ward = "radiology".into();
+    db.merge(&other).unwrap();
+    let h = db.history(&mac).unwrap();
+    assert_eq!(h.sightings.len(), 2, "{:?}", h.sightings);
+    let rad = db.assets(&AssetFilter { ward: Some("radiology".into()), ..Default::default() }).unwrap();
+    assert_eq!(rad.len(), 1);
+    assert_eq!(rad[0].wards, ["radiology", "ward-0"]);
+}
+
+fn alerts_and_ack(spec: &str) {
+    let mut db = Db::open(spec).unwrap();
+    let mut s = synthetic::summary(3, 128, 0, T0);
+    assert_eq!(s.alerts.len(), 2);
+    let mut acked = None;
+    let stored = db::commit_then_ack(&mut db, &s, |seq| {
+        acked = Some(seq);
+        Ok::<_, String>(())
+    })
+    .unwrap();
+    assert_eq!(acked, Some(2));
+    assert_eq!(stored.acked, Some(2));
+    let list = db.alerts(true, None).unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|a| a.tap_acked && a.state == "open"));
+    assert_eq!(db.alert_seq("tap-003").unwrap(), 2);
+    // The tap folds repeats into the same record: count and last time move, nothing else.
+    s.alerts[0].count = 5;
+    s.alerts[0].last_time = T0 + HOUR;
+    let st = db.merge(&s).unwrap();
+    assert_eq!(st.new_alerts, 0);
+    let a = db.alerts(true, None).unwrap().into_iter().find(|a| a.seq == 1).unwrap();
+    assert_eq!(a.count, 5);
+    // A person acknowledges one.
+    assert_eq!(db.acknowledge(&[a.id], "nurse.k").unwrap(), 1);
+    assert_eq!(db.alerts(true, None).unwrap().len(), 1);
+    let all = db.alerts(false, None).unwrap();
+    assert_eq!(all.iter().find(|x| x.id == a.id).unwrap().acked_by.as_deref(), Some("nurse.k"));
+    // A failing acknowledgement leaves the alerts stored but not marked as told to the tap.
+    let s2 = synthetic::summary(4, 64, 0, T0);
+    let err = db::commit_then_ack(&mut db, &s2, |_| Err("link down")).unwrap_err();
+    assert!(err.to_string().contains("link down"));
+    let fresh: Vec<_> = db.alerts(false, None).unwrap().into_iter().filter(|a| a.tap == "tap-004").collect();
+    assert_eq!(fresh.len(), 1);
+    assert!(!fresh[0].tap_acked);
+    // The ledger joins device names.
+    let l = db.ledger(None).unwrap();
+    assert!(l.iter().any(|e| e.name == "vendor-cloud.example" && e.device_name.is_some()));
+}
+
+fn filters(spec: &str) {
+    let mut db = Db::open(spec).unwrap();
+    for t in 0..8 {
+        db.merge(&synthetic::summary(t, 12, 0, T0 + u64::from(t) * HOUR)).unwrap();
+    }
+    let all = |f: AssetFilter, db: &mut Db| db.assets(&f).unwrap().len();
+    assert_eq!(all(AssetFilter::default(), &mut db), 96);
+    assert_eq!(all(AssetFilter { ward: Some("ward-1".into()), ..Default::default() }, &mut db), 48);
+    assert_eq!(all(AssetFilter { class: Some("patient_monitor".into()), ..Default::default() }, &mut db), 16);
+    assert_eq!(all(AssetFilter { vendor: Some("%".into()), ..Default::default() }, &mut db), 0, "LIKE is escaped");
+    assert_eq!(all(AssetFilter { since: Some((T0 + 6 * HOUR) as i64), ..Default::default() }, &mut db), 24);
+}
+
+fn migrates_from_v1(spec: &str) {
+    {
+        let mut old = Db::open_at_version(spec, 1).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 1);
+        old.merge(&synthetic::summary(5, 64, 0, T0)).unwrap();
+    }
+    let mut db = Db::open(spec).unwrap();
+    assert_eq!(db.schema_version().unwrap(), db::schema::latest());
+    assert_eq!(db.assets(&AssetFilter::default()).unwrap().len(), 64);
+    let a = db.alerts(true, None).unwrap();
+    assert_eq!(a.len(), 1);
+    assert!(!a[0].tap_acked, "alerts stored before the migration were never marked as told");
+    assert_eq!(db.acknowledge(&[a[0].id], "it").unwrap(), 1);
+    // Opening again migrates nothing more.
+    drop(db);
+    let mut db = Db::open(spec).unwrap();
+    assert_eq!(db.schema_version().unwrap(), db::schema::latest());
+}
+
+fn sqlite(tag: &str) -> (TempDir, String) {
+    let d = TempDir::new(tag);
+    let f = d.file("assets.db");
+    (d, f)
+}
+
+#[test]
+fn sqlite_merge_is_idempotent() {
+    let (_d, f) = sqlite("idem");
+    idempotent(&f);
+}
+
+#[test]
+fn sqlite_keeps_history() {
+    let (_d, f) = sqlite("hist");
+    history(&f);
+}
+
+#[test]
+fn sqlite_alerts_and_acknowledgement() {
+    let (_d, f) = sqlite("alerts");
+    alerts_and_ack(&f);
+}
+
+#[test]
+fn sqlite_filters() {
+    let (_d, f) = sqlite("filters");
+    filters(&f);
+}
+
+#[test]
+fn sqlite_migrates_from_v1() {
+    let (_d, f) = sqlite("mig");
+    migrates_from_v1(&f);
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let (_d, f) = sqlite("newer");
+    drop(Db::open(&f).unwrap());
+    let c = rusqlite::Connection::open(&f).unwrap();
+    c.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)", []).unwrap();
+    drop(c);
+    let err = Db::open(&f).err().expect("refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[test]
+fn empty_summary_is_fine() {
+    let (_d, f) = sqlite("empty");
+    let mut db = Db::open(&f).unwrap();
+    let s = Summary { tap: "t".into(), ward: "w".into(), ..Default::default() };
+    assert_eq!(db.merge(&s).unwrap().new_assets, 0);
+    assert_eq!(db.taps().unwrap().len(), 1);
+}
+
+/// The same scenarios on a real PostgreSQL server started for this test.
+#[test]
+fn postgres_behaves_the_same() {
+    let pg = Postgres::start();
+    idempotent(&pg.database("idem"));
+    history(&pg.database("hist"));
+    alerts_and_ack(&pg.database("alerts"));
+    filters(&pg.database("filters"));
+    migrates_from_v1(&pg.database("mig"));
+}
