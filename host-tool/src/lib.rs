@@ -5,8 +5,11 @@
 pub mod capture;
 pub mod db;
 pub mod ingest;
+pub mod link;
 pub mod model;
 pub mod oui;
 pub mod output;
 pub mod policy;
+pub mod provision;
+pub mod pull;
 pub mod replay;
