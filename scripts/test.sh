@@ -43,3 +43,13 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "tests (unit, golden, property, CLI)"
 cargo test --locked --workspace
+
+step "firmware: emulated board (mps2-an386) build, lints, sizes, and end to end in QEMU"
+(cd firmware/boards/mps2-an386 \
+  && cargo fmt -- --check \
+  && cargo clippy --locked --release -- -D warnings \
+  && cargo clippy --locked --release --features capture-clock -- -D warnings \
+  && cargo build --locked --release)
+arm-none-eabi-size -A target/boards/thumbv7em-none-eabihf/release/wardtap-mps2-an386 \
+  | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
+cargo test --locked -p wardtap-tests --test qemu_e2e -- --ignored
