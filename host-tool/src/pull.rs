@@ -164,7 +164,7 @@ pub fn cli(args: &PullArgs, out: &mut dyn std::io::Write) -> Result<(), PullErro
         (None, Some(addr)) => run(Client::new(crate::link::connect_tcp(addr)?, key)?, args)?,
         (None, None) => return Err(LinkError::Unexpected("give --serial PATH or --tcp HOST:PORT".into()).into()),
     };
-    crate::output::write(&pulled.document(), args.format, out).map_err(std::io::Error::other)?;
+    crate::output::write(&pulled.document(), args.format, out)?;
     out.flush()?;
     Ok(())
 }
