@@ -60,15 +60,24 @@ impl Field {
     }
 }
 
+/// A list of keywords (ASCII case-insensitive): substrings, or prefixes when `prefix`.
+#[derive(Debug)]
+pub struct Words {
+    /// Bit position in a string's match mask; equals its index in [`WORD_LISTS`].
+    pub id: u8,
+    /// Match at the start only.
+    pub prefix: bool,
+    /// The words.
+    pub words: &'static [&'static str],
+}
+
 /// A rule's test.
 #[derive(Clone, Copy, Debug)]
 pub enum Test {
     /// Speaks this protocol.
     Speaks(Protocol),
-    /// Some string of `Field` contains one of the keywords.
-    Keyword(Field, &'static [&'static str]),
-    /// Some string of `Field` starts with one of the prefixes.
-    Prefix(Field, &'static [&'static str]),
+    /// Some string of `Field` contains (or, for prefix lists, starts with) one of the words.
+    Keyword(Field, &'static Words),
     /// Answers on one of these TCP/UDP ports.
     Serves(&'static [u16]),
     /// Has all of these [`flags`].
@@ -88,157 +97,235 @@ pub struct Rule {
     pub test: Test,
 }
 
-const MONITOR_WORDS: &[&str] = &[
-    "intellivue",
-    "patient monitor",
-    "carescape",
-    "dash 4000",
-    "b650",
-    "b450",
-    "mindray",
-    "beneview",
-    "nihon kohden",
-    "life scope",
-    "infinity delta",
-    "spacelabs",
-    "xprezzon",
-    "bedside",
-];
-const PUMP_WORDS: &[&str] = &[
-    "infusion",
-    "alaris",
-    "sigma spectrum",
-    "plum 360",
-    "plum a+",
-    "medfusion",
-    "infusomat",
-    "perfusor",
-    "space pump",
-];
-const MODALITY_WORDS: &[&str] = &[
-    "brilliance",
-    "ingenuity",
-    "somatom",
-    "magnetom",
-    "aquilion",
-    "optima ct",
-    "revolution ct",
-    "signa",
-    "discovery mr",
-    "vereos",
-    "ultrasound",
-    "epiq",
-    "affiniti",
-    "logiq",
-    "voluson",
-    "acuson",
-    "digital diagnost",
-    "mammomat",
-    "ysio",
-    "modality",
-];
-const PACS_WORDS: &[&str] = &["pacs", "vna", "dcm4chee", "orthanc", "enterprise imaging", "synapse", "intellispace"];
+const MONITOR_WORDS: Words = Words {
+    id: 0,
+    prefix: false,
+    words: &[
+        "intellivue",
+        "patient monitor",
+        "carescape",
+        "dash 4000",
+        "b650",
+        "b450",
+        "mindray",
+        "beneview",
+        "nihon kohden",
+        "life scope",
+        "infinity delta",
+        "spacelabs",
+        "xprezzon",
+        "bedside",
+    ],
+};
+const PUMP_WORDS: Words = Words {
+    id: 1,
+    prefix: false,
+    words: &[
+        "infusion",
+        "alaris",
+        "sigma spectrum",
+        "plum 360",
+        "plum a+",
+        "medfusion",
+        "infusomat",
+        "perfusor",
+        "space pump",
+    ],
+};
+const MODALITY_WORDS: Words = Words {
+    id: 2,
+    prefix: false,
+    words: &[
+        "brilliance",
+        "ingenuity",
+        "somatom",
+        "magnetom",
+        "aquilion",
+        "optima ct",
+        "revolution ct",
+        "signa",
+        "discovery mr",
+        "vereos",
+        "ultrasound",
+        "epiq",
+        "affiniti",
+        "logiq",
+        "voluson",
+        "acuson",
+        "digital diagnost",
+        "mammomat",
+        "ysio",
+        "modality",
+    ],
+};
+const PACS_WORDS: Words = Words {
+    id: 3,
+    prefix: false,
+    words: &["pacs", "vna", "dcm4chee", "orthanc", "enterprise imaging", "synapse", "intellispace"],
+};
 /// Storage SOP classes (CT, MR, US, CR, DX, MG, XA, NM, PET...) start with this.
-const IMAGE_STORAGE: &[&str] = &["1.2.840.10008.5.1.4.1.1."];
-const PRINTER_WORDS: &[&str] = &[
-    "printer",
-    "jetdirect",
-    "laserjet",
-    "officejet",
-    "brother",
-    "kyocera",
-    "ricoh",
-    "lexmark",
-    "xerox",
-    "canon ir",
-    "zebra",
+const IMAGE_STORAGE: Words = Words { id: 4, prefix: true, words: &["1.2.840.10008.5.1.4.1.1."] };
+const PRINTER_WORDS: Words = Words {
+    id: 5,
+    prefix: false,
+    words: &[
+        "printer",
+        "jetdirect",
+        "laserjet",
+        "officejet",
+        "brother",
+        "kyocera",
+        "ricoh",
+        "lexmark",
+        "xerox",
+        "canon ir",
+        "zebra",
+    ],
+};
+const PRINTER_SERVICES: Words =
+    Words { id: 6, prefix: false, words: &["_ipp._tcp", "_ipps._tcp", "_printer._tcp", "_pdl-datastream._tcp"] };
+const INFRA_WORDS: Words = Words {
+    id: 7,
+    prefix: false,
+    words: &[
+        "cisco ios",
+        "ws-c",
+        "procurve",
+        "summit",
+        "junos",
+        "routeros",
+        "aruba",
+        "tl-sg",
+        "catalyst",
+        "nexus",
+        "fortigate",
+        "netscreen",
+        "neufbox",
+        "switch",
+        "router",
+    ],
+};
+const WORKSTATION_WORDS: Words = Words {
+    id: 8,
+    prefix: false,
+    words: &[
+        "msft 5.0",
+        "windows nt",
+        "macintosh",
+        "mac os x",
+        "x11; linux",
+        "x11; ubuntu",
+        "desktop-",
+        "laptop",
+        "-pc",
+        "macbook",
+        "imac",
+        "iphone",
+        "android",
+        "thinkpad",
+        "lifebook",
+        "workstation",
+        "microsoft-windows",
+    ],
+};
+const IOT_WORDS: Words = Words {
+    id: 9,
+    prefix: false,
+    words: &[
+        "udhcp",
+        "hue",
+        "camera",
+        "dcs-",
+        "wemo",
+        "hs110",
+        "tplink",
+        "withings",
+        "fitbit",
+        "gainspan",
+        "googlecast",
+        "chromecast",
+        "raspberrypi",
+        "esp32",
+        "esp8266",
+        "mudctl",
+        "ipbridge",
+        "_hap._tcp",
+    ],
+};
+
+const BROTHER_HOSTNAME: Words = Words { id: 10, prefix: true, words: &["brw", "brn"] };
+
+/// Every word list, indexed by its `id`: a string's matches against all of them are worked
+/// out once, when the string is stored ([`string_mask`]), so classifying is cheap.
+pub static WORD_LISTS: [&Words; 11] = [
+    &MONITOR_WORDS,
+    &PUMP_WORDS,
+    &MODALITY_WORDS,
+    &PACS_WORDS,
+    &IMAGE_STORAGE,
+    &PRINTER_WORDS,
+    &PRINTER_SERVICES,
+    &INFRA_WORDS,
+    &WORKSTATION_WORDS,
+    &IOT_WORDS,
+    &BROTHER_HOSTNAME,
 ];
-const PRINTER_SERVICES: &[&str] = &["_ipp._tcp", "_ipps._tcp", "_printer._tcp", "_pdl-datastream._tcp"];
-const INFRA_WORDS: &[&str] = &[
-    "cisco ios",
-    "ws-c",
-    "procurve",
-    "summit",
-    "junos",
-    "routeros",
-    "aruba",
-    "tl-sg",
-    "catalyst",
-    "nexus",
-    "fortigate",
-    "netscreen",
-    "neufbox",
-    "switch",
-    "router",
-];
-const WORKSTATION_WORDS: &[&str] = &[
-    "msft 5.0",
-    "windows nt",
-    "macintosh",
-    "mac os x",
-    "x11; linux",
-    "x11; ubuntu",
-    "desktop-",
-    "laptop",
-    "-pc",
-    "macbook",
-    "imac",
-    "iphone",
-    "android",
-    "thinkpad",
-    "lifebook",
-    "workstation",
-    "microsoft-windows",
-];
-const IOT_WORDS: &[&str] = &[
-    "udhcp",
-    "hue",
-    "camera",
-    "dcs-",
-    "wemo",
-    "hs110",
-    "tplink",
-    "withings",
-    "fitbit",
-    "gainspan",
-    "googlecast",
-    "chromecast",
-    "raspberrypi",
-    "esp32",
-    "esp8266",
-    "mudctl",
-    "ipbridge",
-    "_hap._tcp",
-];
+
+/// Which word lists a string of `kind` matches, one bit per list id (0 for kinds no rule
+/// looks at, such as DNS queries and SNIs, which are many and change nothing).
+pub fn mask_for(kind: StrKind, text: &[u8]) -> u16 {
+    let looked_at = [Field::Any, Field::SopClass].iter().any(|f| f.covers(kind));
+    if looked_at {
+        string_mask(text)
+    } else {
+        0
+    }
+}
+
+/// Which word lists `text` matches, one bit per list id.
+pub fn string_mask(text: &[u8]) -> u16 {
+    let mut m = 0;
+    for w in WORD_LISTS {
+        let hit = if w.prefix {
+            w.words.iter().any(|p| text.len() >= p.len() && text[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        } else {
+            w.words.iter().any(|k| contains_ci(text, k))
+        };
+        if hit {
+            m |= 1 << w.id;
+        }
+    }
+    m
+}
 
 /// The rules, first match wins. Keep medical rules on top.
 pub static RULES: &[Rule] = &[
     Rule {
         class: DeviceClass::PatientMonitor,
         evidence: "patient monitor named",
-        test: Test::Keyword(Field::Any, MONITOR_WORDS),
+        test: Test::Keyword(Field::Any, &MONITOR_WORDS),
     },
     Rule {
         class: DeviceClass::InfusionPump,
         evidence: "infusion pump named",
-        test: Test::Keyword(Field::Any, PUMP_WORDS),
+        test: Test::Keyword(Field::Any, &PUMP_WORDS),
     },
     Rule {
         class: DeviceClass::ImagingModality,
         evidence: "DICOM SCU storing images",
-        test: Test::Both(&Test::Speaks(Protocol::DicomScu), &Test::Prefix(Field::SopClass, IMAGE_STORAGE)),
+        test: Test::Both(&Test::Speaks(Protocol::DicomScu), &Test::Keyword(Field::SopClass, &IMAGE_STORAGE)),
     },
     Rule {
         class: DeviceClass::ImagingModality,
         evidence: "imaging modality named",
-        test: Test::Keyword(Field::Any, MODALITY_WORDS),
+        test: Test::Keyword(Field::Any, &MODALITY_WORDS),
     },
     Rule {
         class: DeviceClass::Pacs,
         evidence: "DICOM SCP (accepts associations)",
         test: Test::Speaks(Protocol::DicomScp),
     },
-    Rule { class: DeviceClass::Pacs, evidence: "PACS named", test: Test::Keyword(Field::Any, PACS_WORDS) },
+    Rule { class: DeviceClass::Pacs, evidence: "PACS named", test: Test::Keyword(Field::Any, &PACS_WORDS) },
     Rule { class: DeviceClass::Pacs, evidence: "serves DICOM port", test: Test::Serves(&[104, 11112, 4242]) },
     Rule { class: DeviceClass::Hl7Engine, evidence: "HL7 v2 sender", test: Test::Speaks(Protocol::Hl7Sender) },
     Rule { class: DeviceClass::Hl7Engine, evidence: "HL7 v2 receiver", test: Test::Speaks(Protocol::Hl7Receiver) },
@@ -250,14 +337,14 @@ pub static RULES: &[Rule] = &[
     Rule {
         class: DeviceClass::Printer,
         evidence: "announces a print service",
-        test: Test::Keyword(Field::DnsSd, PRINTER_SERVICES),
+        test: Test::Keyword(Field::DnsSd, &PRINTER_SERVICES),
     },
     Rule { class: DeviceClass::Printer, evidence: "serves printing ports", test: Test::Serves(&[9100, 515, 631]) },
-    Rule { class: DeviceClass::Printer, evidence: "printer named", test: Test::Keyword(Field::Any, PRINTER_WORDS) },
+    Rule { class: DeviceClass::Printer, evidence: "printer named", test: Test::Keyword(Field::Any, &PRINTER_WORDS) },
     Rule {
         class: DeviceClass::Printer,
         evidence: "Brother printer hostname",
-        test: Test::Prefix(Field::Name, &["brw", "brn"]),
+        test: Test::Keyword(Field::Name, &BROTHER_HOSTNAME),
     },
     Rule {
         class: DeviceClass::NetworkInfrastructure,
@@ -274,24 +361,24 @@ pub static RULES: &[Rule] = &[
     Rule {
         class: DeviceClass::NetworkInfrastructure,
         evidence: "network equipment named",
-        test: Test::Keyword(Field::Software, INFRA_WORDS),
+        test: Test::Keyword(Field::Software, &INFRA_WORDS),
     },
     Rule {
         class: DeviceClass::Workstation,
         evidence: "workstation software",
-        test: Test::Keyword(Field::Software, WORKSTATION_WORDS),
+        test: Test::Keyword(Field::Software, &WORKSTATION_WORDS),
     },
     Rule {
         class: DeviceClass::Workstation,
         evidence: "workstation name",
-        test: Test::Keyword(Field::Name, WORKSTATION_WORDS),
+        test: Test::Keyword(Field::Name, &WORKSTATION_WORDS),
     },
     Rule { class: DeviceClass::Workstation, evidence: "RDP/SMB", test: Test::Speaks(Protocol::Rdp) },
     Rule { class: DeviceClass::Workstation, evidence: "NetBIOS name", test: Test::Speaks(Protocol::Netbios) },
     Rule {
         class: DeviceClass::IotOther,
         evidence: "embedded/IoT software",
-        test: Test::Keyword(Field::Any, IOT_WORDS),
+        test: Test::Keyword(Field::Any, &IOT_WORDS),
     },
     Rule { class: DeviceClass::IotOther, evidence: "announces UPnP (SSDP)", test: Test::Speaks(Protocol::Ssdp) },
 ];
@@ -344,17 +431,8 @@ fn eval<'a>(t: &Test, v: &AssetView<'a>) -> Option<Option<&'a [u8]>> {
         Test::Keyword(field, words) => v
             .strings
             .clone()
-            .filter(|(k, _)| field.covers(*k))
-            .find(|(_, s)| words.iter().any(|w| contains_ci(s, w)))
-            .map(|(_, s)| Some(s)),
-        Test::Prefix(field, prefixes) => v
-            .strings
-            .clone()
-            .filter(|(k, _)| field.covers(*k))
-            .find(|(_, s)| {
-                prefixes.iter().any(|p| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
-            })
-            .map(|(_, s)| Some(s)),
+            .find(|(k, _, mask)| mask & (1 << words.id) != 0 && field.covers(*k))
+            .map(|(_, s, _)| Some(s)),
         Test::Both(x, y) => {
             let a = eval(x, v)?;
             let b = eval(y, v)?;
@@ -371,4 +449,48 @@ pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
         }
     }
     Verdict { class: DeviceClass::Unknown, rule: None, matched: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_list_ids_are_their_positions() {
+        for (i, w) in WORD_LISTS.iter().enumerate() {
+            assert_eq!(w.id as usize, i);
+        }
+        assert!(WORD_LISTS.len() <= 16, "masks are u16");
+    }
+
+    #[test]
+    fn every_keyword_rule_uses_a_listed_word_list() {
+        fn lists(t: &Test, out: &mut Vec<*const Words>) {
+            match t {
+                Test::Keyword(_, w) => out.push(*w as *const Words),
+                Test::Both(a, b) => {
+                    lists(a, out);
+                    lists(b, out);
+                }
+                _ => {}
+            }
+        }
+        extern crate std;
+        use std::vec::Vec;
+        for r in RULES {
+            let mut v = Vec::new();
+            lists(&r.test, &mut v);
+            for p in v {
+                assert!(WORD_LISTS.iter().any(|w| core::ptr::eq(*w, p)), "{}", r.evidence);
+            }
+        }
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(string_mask(b"Philips IntelliVue MX450"), 1 << MONITOR_WORDS.id);
+        assert_eq!(string_mask(b"BRWC0CB383D1F42"), 1 << BROTHER_HOSTNAME.id);
+        assert_eq!(string_mask(b"1.2.840.10008.5.1.4.1.1.2"), 1 << IMAGE_STORAGE.id);
+        assert_eq!(string_mask(b"xyz"), 0);
+    }
 }

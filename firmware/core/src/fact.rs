@@ -56,6 +56,7 @@ pub struct IpCtx {
 /// Ports below this, or in [`KNOWN_SERVICE_PORTS`], are taken as the server side.
 const EPHEMERAL_START: u16 = 1024;
 /// Registered ports above 1023 that are services (medical and management ones included).
+/// Sorted (binary search).
 pub const KNOWN_SERVICE_PORTS: &[u16] = &[
     1433, 1521, 1883, 1900, 2000, 2101, 2575, 3306, 3389, 4242, 5060, 5061, 5353, 5355, 5432, 5900, 5938, 6001, 6002,
     6003, 6004, 6661, 8000, 8080, 8443, 8883, 9100, 11112,
@@ -63,7 +64,7 @@ pub const KNOWN_SERVICE_PORTS: &[u16] = &[
 
 /// Whether `p` is a service port: well-known, or a registered service in [`KNOWN_SERVICE_PORTS`].
 pub fn is_service_port(p: u16) -> bool {
-    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.contains(&p)
+    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.binary_search(&p).is_ok()
 }
 
 impl IpCtx {
@@ -366,6 +367,14 @@ pub trait Sink {
     /// Called once per frame after its last fact (for judgements that need all of them).
     fn frame_done(&mut self, ctx: &FrameCtx) {
         let _ = ctx;
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn service_ports_sorted_for_binary_search() {
+        assert!(super::KNOWN_SERVICE_PORTS.windows(2).all(|w| w[0] < w[1]));
     }
 }
 

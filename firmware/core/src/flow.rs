@@ -107,13 +107,12 @@ fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
     // merge two flows' "payload seen" bits.
     let mut h1 = Hasher::new(0x5bd1_e995);
     let mut h2 = Hasher::new(0x27d4_eb2f);
+    let tail = (vlan.unwrap_or(0xffff) as u32) << 8 | ipc.transport.to_u8() as u32;
     for h in [&mut h1, &mut h2] {
-        h.write_u16(vlan.unwrap_or(0xffff));
-        h.write(&lo.0);
-        h.write_u16(lo.1);
-        h.write(&hi.0);
-        h.write_u16(hi.1);
-        h.write(&[ipc.transport.to_u8()]);
+        h.write_words(&lo.0);
+        h.write_words(&hi.0);
+        h.write_u32((lo.1 as u32) << 16 | hi.1 as u32);
+        h.write_u32(tail);
     }
     let mut k = ((h1.finish() as u64) << 32) | h2.finish() as u64;
     if k == u64::MAX {
@@ -149,36 +148,32 @@ impl FlowTable {
         let has_payload = payload_len > 0;
         let f = ipc.tcp_flags;
         let mut out = Segment { first_payload: false, evicted: false, ended: None };
-        let slot = match self.t.find(&k) {
-            Some(s) => s,
+        let fresh = FlowState { first_ms: ms, last_ms: ms, ..FlowState::EMPTY };
+        // One probe: `insert` hands back the existing slot when the flow is known.
+        let slot = match self.t.insert(k, fresh) {
+            Some(Inserted::New(s) | Inserted::Existing(s)) => s,
             None => {
-                let fresh = FlowState { first_ms: ms, last_ms: ms, ..FlowState::EMPTY };
+                // Full: closed flows go first, then those not touched since the hand last
+                // passed.
+                let _ = self.t.evict(|_, v| {
+                    if v.closed || v.credit == 0 {
+                        false
+                    } else {
+                        v.credit -= 1;
+                        true
+                    }
+                });
+                out.evicted = true;
                 match self.t.insert(k, fresh) {
                     Some(Inserted::New(s) | Inserted::Existing(s)) => s,
-                    None => {
-                        // Full: closed flows go first, then those not touched since the hand
-                        // last passed.
-                        let _ = self.t.evict(|_, v| {
-                            if v.closed || v.credit == 0 {
-                                false
-                            } else {
-                                v.credit -= 1;
-                                true
-                            }
-                        });
-                        out.evicted = true;
-                        match self.t.insert(k, fresh) {
-                            Some(Inserted::New(s) | Inserted::Existing(s)) => s,
-                            None => return Segment { first_payload: has_payload, ..out },
-                        }
-                    }
+                    None => return Segment { first_payload: has_payload, ..out },
                 }
             }
         };
         let Some(st) = self.t.slot_mut(slot) else { return out };
         st.credit = 1;
         st.last_ms = ms;
-        let (src_is_server, server_port) = ipc.server_side();
+        let (src_is_server, _) = ipc.server_side();
         if st.client == 0 {
             // The opener is the client; without the opening, the non-service side is.
             let src_is_client = !src_is_server;
@@ -211,7 +206,6 @@ impl FlowTable {
                 bytes_to_server: st.bytes[client_ix],
                 bytes_to_client: st.bytes[1 - client_ix],
             });
-            let _ = server_port;
         }
         out
     }

@@ -134,10 +134,12 @@ impl TableKey for StrKey {
 struct StrVal {
     kind: StrKind,
     text: Text<STRING_LEN>,
+    /// Which classification word lists it matches (worked out once, when stored).
+    mask: u16,
 }
 
 impl TableValue for StrVal {
-    const EMPTY: Self = StrVal { kind: StrKind::DnsQuery, text: heapless::Vec::new() };
+    const EMPTY: Self = StrVal { kind: StrKind::DnsQuery, text: heapless::Vec::new(), mask: 0 };
 }
 
 /// A peer address edges point at (kept once, referred to by slot).
@@ -283,6 +285,8 @@ pub struct Inventory {
     /// What it counted.
     pub counters: InventoryCounters,
     events: heapless::Vec<Event, MAX_EVENTS, u8>,
+    /// Assets whose class must be recomputed at the end of the frame.
+    dirty: heapless::Vec<u16, MAX_EVENTS, u8>,
 }
 
 fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
@@ -329,6 +333,7 @@ impl Inventory {
                 events_dropped: 0,
             },
             events: heapless::Vec::new(),
+            dirty: heapless::Vec::new(),
         }
     }
 
@@ -508,7 +513,9 @@ impl Inventory {
             }
             return false;
         }
-        let Some(Inserted::New(s)) = self.strings.insert(key, StrVal { kind, text: t }) else {
+        let Some(Inserted::New(s)) =
+            self.strings.insert(key, StrVal { kind, mask: classify::mask_for(kind, &t), text: t })
+        else {
             self.counters.strings_dropped_full += 1;
             if let Some(a) = self.assets.slot_mut(slot) {
                 a.dropped = a.dropped.saturating_add(1);
@@ -544,8 +551,25 @@ impl Inventory {
         }
     }
 
-    /// Re-runs the class rules for one asset (called when its evidence changed).
+    /// Notes that an asset's evidence changed; its class is recomputed once, at
+    /// [`Inventory::settle`] (end of frame), however many facts the frame brought.
     fn reclassify(&mut self, slot: u16) {
+        if self.dirty.contains(&slot) {
+            return;
+        }
+        if self.dirty.push(slot).is_err() {
+            self.classify_now(slot);
+        }
+    }
+
+    /// Recomputes the class of every asset whose evidence changed since the last call.
+    pub fn settle(&mut self) {
+        while let Some(slot) = self.dirty.pop() {
+            self.classify_now(slot);
+        }
+    }
+
+    fn classify_now(&mut self, slot: u16) {
         let Some((_, a)) = self.assets.slot(slot) else { return };
         let view = classify::AssetView { asset: a, strings: self.strings_of(a) };
         let class = classify::classify(&view).class;
@@ -986,7 +1010,7 @@ impl Inventory {
             let _ = r.services.push(*v);
         }
         let _ = r.dhcp_prl.extend_from_slice(&a.prl);
-        for (kind, text) in self.strings_of(a) {
+        for (kind, text, _) in self.strings_of(a) {
             let _ = r.strings.push(StrRecord { kind, text: text_from(text).0 });
         }
         Some(r)
@@ -1049,11 +1073,11 @@ pub struct StringIter<'a> {
 }
 
 impl<'a> Iterator for StringIter<'a> {
-    type Item = (StrKind, &'a [u8]);
+    type Item = (StrKind, &'a [u8], u16);
     fn next(&mut self) -> Option<Self::Item> {
         for s in self.slots.by_ref() {
             if let Some((_, v)) = self.inv.strings.slot(*s) {
-                return Some((v.kind, v.text.as_slice()));
+                return Some((v.kind, v.text.as_slice(), v.mask));
             }
         }
         None
@@ -1072,5 +1096,8 @@ impl Sink for Inventory {
     }
     fn fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>) {
         self.on_fact(ctx, fact);
+    }
+    fn frame_done(&mut self, _ctx: &FrameCtx) {
+        self.settle();
     }
 }

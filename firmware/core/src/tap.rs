@@ -36,6 +36,7 @@ impl Sink for State {
         self.detector.fact(&mut c, ctx, fact);
     }
     fn frame_done(&mut self, ctx: &FrameCtx) {
+        self.inventory.settle();
         let mut c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
         self.detector.frame_done(&mut c, ctx);
     }
