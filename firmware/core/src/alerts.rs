@@ -7,7 +7,9 @@
 //! sequence numbers.
 
 use crate::config::MAX_ALERTS;
-use wardtap_proto::{text_from, AlertKind, AlertRecord, IpAddr, Mac, Severity, Text, Transport, ALERT_EVIDENCE_LEN};
+use wardtap_proto::{
+    text_from, AlertKind, AlertRecord, IpAddr, Mac, Severity, Text, Thresholds, Transport, ALERT_EVIDENCE_LEN,
+};
 
 /// A new alert, before it gets a sequence number.
 #[derive(Clone, Copy, Debug)]
@@ -46,8 +48,10 @@ pub struct AlertCounters {
 /// The ring.
 pub struct AlertRing {
     ring: heapless::Deque<AlertRecord, MAX_ALERTS>,
-    next_seq: u32,
-    repeat_us: u64,
+    /// Last sequence number given (0: none yet).
+    last_seq: u32,
+    /// Repeat window; `None` is the default window (so a new ring is all zeros).
+    repeat_secs: Option<u32>,
     /// Counters.
     pub counters: AlertCounters,
 }
@@ -68,24 +72,24 @@ fn evidence(parts: &[&[u8]]) -> Text<ALERT_EVIDENCE_LEN> {
 }
 
 impl AlertRing {
-    /// Empty ring; repeats within `repeat_secs` fold.
-    pub const fn new(repeat_secs: u32) -> Self {
+    /// Empty ring; repeats within [`Thresholds::DEFAULT`]'s `repeat_secs` fold.
+    pub const fn new() -> Self {
         AlertRing {
             ring: heapless::Deque::new(),
-            next_seq: 1,
-            repeat_us: repeat_secs as u64 * 1_000_000,
+            last_seq: 0,
+            repeat_secs: None,
             counters: AlertCounters { raised: 0, folded: 0, overflow: 0 },
         }
     }
 
     /// Changes the repeat window.
     pub fn set_repeat_secs(&mut self, secs: u32) {
-        self.repeat_us = secs as u64 * 1_000_000;
+        self.repeat_secs = Some(secs);
     }
 
     /// Raises an alert (or folds it into a recent identical one). Returns its sequence number.
     pub fn raise(&mut self, r: &Raise<'_>) -> u32 {
-        let window = self.repeat_us;
+        let window = self.repeat_secs.unwrap_or(Thresholds::DEFAULT.repeat_secs) as u64 * 1_000_000;
         for rec in self.ring.iter_mut() {
             if rec.kind == r.kind
                 && rec.device == r.device
@@ -105,8 +109,8 @@ impl AlertRing {
         if self.ring.is_full() {
             self.make_room();
         }
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        self.last_seq = self.last_seq.wrapping_add(1).max(1);
+        let seq = self.last_seq;
         let rec = AlertRecord {
             seq,
             time: r.time,
@@ -157,7 +161,7 @@ impl AlertRing {
 
     /// The sequence number the next new record will get.
     pub fn next_seq(&self) -> u32 {
-        self.next_seq
+        self.last_seq.wrapping_add(1).max(1)
     }
 
     /// Records held.
@@ -177,6 +181,12 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
+    fn with_repeat(secs: u32) -> AlertRing {
+        let mut r = AlertRing::new();
+        r.set_repeat_secs(secs);
+        r
+    }
+
     fn raise(ring: &mut AlertRing, t: u64, dev: u8, port: u16) -> u32 {
         ring.raise(&Raise {
             time: t,
@@ -193,7 +203,7 @@ mod tests {
 
     #[test]
     fn repeats_fold_within_the_window_then_start_a_new_record() {
-        let mut r = AlertRing::new(300);
+        let mut r = with_repeat(300);
         assert_eq!(raise(&mut r, 0, 1, 443), 1);
         assert_eq!(raise(&mut r, 10_000_000, 1, 443), 1);
         assert_eq!(raise(&mut r, 20_000_000, 1, 8443), 2);
@@ -207,7 +217,7 @@ mod tests {
 
     #[test]
     fn since_and_acknowledge() {
-        let mut r = AlertRing::new(0);
+        let mut r = with_repeat(0);
         for d in 0..5 {
             raise(&mut r, 0, d, 443);
         }
@@ -220,7 +230,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_oldest_and_counts_unacknowledged_losses() {
-        let mut r = AlertRing::new(0);
+        let mut r = with_repeat(0);
         for d in 0..MAX_ALERTS as u32 {
             raise(&mut r, d as u64, d as u8, d as u16);
         }

@@ -48,7 +48,7 @@ const PENDING_US: u64 = 5 * 1_000_000;
 struct IpKey([u8; 16]);
 
 impl TableKey for IpKey {
-    const EMPTY: Self = IpKey([0xff; 16]);
+    const EMPTY: Self = IpKey([0; 16]);
     fn hash(&self, h: &mut Hasher) {
         h.write(&self.0);
     }
@@ -124,7 +124,7 @@ struct SeenKey {
 }
 
 impl TableKey for SeenKey {
-    const EMPTY: Self = SeenKey { mac: Mac([0; 6]), kind: 0xff };
+    const EMPTY: Self = SeenKey { mac: Mac([0; 6]), kind: 0 };
     fn hash(&self, h: &mut Hasher) {
         h.write(&self.mac.0);
         h.write(&[self.kind]);
@@ -164,7 +164,8 @@ pub struct Detector {
     watch: Table<IpKey, Watch, MAX_WATCHED_SOURCES, { MAX_WATCHED_SOURCES * 2 }>,
     cleartext: Table<SeenKey, Unit, 256, 512>,
     pending: heapless::Deque<Pending, MAX_PENDING_JUDGEMENTS>,
-    thresholds: Thresholds,
+    /// `None`: [`Thresholds::DEFAULT`] (kept as `None` so a new detector is all zeros).
+    thresholds: Option<Thresholds>,
     /// Counters.
     pub counters: DetectCounters,
 }
@@ -198,19 +199,23 @@ impl Detector {
     /// Fresh state with default thresholds.
     pub const fn new(seed: u32) -> Self {
         Detector {
-            names: Table::new(seed ^ 0x0bad_cafe),
-            arp: Table::new(seed ^ 0x0dd_ba11),
-            watch: Table::new(seed ^ 0x5ca1_ab1e),
-            cleartext: Table::new(seed ^ 0x00c1_ea27),
+            names: Table::new(seed),
+            arp: Table::new(seed),
+            watch: Table::new(seed),
+            cleartext: Table::new(seed),
             pending: heapless::Deque::new(),
-            thresholds: Thresholds::DEFAULT,
+            thresholds: None,
             counters: DetectCounters { judged: 0, pending_forced: 0, cleartext_table_full: 0 },
         }
     }
 
     /// Sets the thresholds.
     pub fn set_thresholds(&mut self, t: Thresholds) {
-        self.thresholds = t;
+        self.thresholds = Some(t);
+    }
+
+    fn t(&self) -> Thresholds {
+        self.thresholds.unwrap_or(Thresholds::DEFAULT)
     }
 
     /// The DNS name or SNI last seen leading to `ip`.
@@ -361,7 +366,7 @@ impl Detector {
 
     fn watch(&mut self, src: &IpAddr, now: u64) -> Option<u16> {
         let key = IpKey(src.to_bytes16());
-        let window = self.thresholds.window_secs as u64 * 1_000_000;
+        let window = self.t().window_secs as u64 * 1_000_000;
         let slot = match self.watch.find(&key) {
             Some(s) => s,
             None => {
@@ -415,7 +420,7 @@ impl Detector {
         if !failed {
             return;
         }
-        let threshold = self.thresholds.failed_logins;
+        let threshold = self.t().failed_logins;
         let Some(slot) = self.watch(&client, ctx.ts) else { return };
         let Some(w) = self.watch.slot_mut(slot) else { return };
         w.fails = w.fails.saturating_add(1);
@@ -427,7 +432,7 @@ impl Detector {
         // The local device concerned: the client when it is ours, else the server.
         let device = owner_mac(c.inv, &client).or_else(|| owner_mac(c.inv, &server)).unwrap_or(ctx.src_mac);
         let mut num = [0u8; 24];
-        let n = fmt_count(&mut num, fails, self.thresholds.window_secs);
+        let n = fmt_count(&mut num, fails, self.t().window_secs);
         c.alerts.raise(&Raise {
             time: ctx.ts,
             severity: Severity::High,
@@ -453,7 +458,7 @@ impl Detector {
             return;
         }
         let local_dst = c.inv.is_local(&ip.dst);
-        let (th_hosts, th_ports) = (self.thresholds.scan_hosts as u32, self.thresholds.scan_ports as u32);
+        let (th_hosts, th_ports) = (self.t().scan_hosts as u32, self.t().scan_ports as u32);
         let Some(slot) = self.watch(&ip.src, ctx.ts) else { return };
         let Some(w) = self.watch.slot_mut(slot) else { return };
         let mut h = Hasher::new(9);
@@ -468,7 +473,7 @@ impl Detector {
         }
         w.scan_alerted = true;
         let mut num = [0u8; 48];
-        let n = fmt_scan(&mut num, hosts, ports, self.thresholds.window_secs);
+        let n = fmt_scan(&mut num, hosts, ports, self.t().window_secs);
         c.alerts.raise(&Raise {
             time: ctx.ts,
             severity: Severity::High,

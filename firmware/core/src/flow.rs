@@ -22,7 +22,7 @@ pub enum Dir {
 struct FlowKey(u64);
 
 impl TableKey for FlowKey {
-    const EMPTY: Self = FlowKey(u64::MAX);
+    const EMPTY: Self = FlowKey(0);
     fn hash(&self, h: &mut Hasher) {
         h.write_u32(self.0 as u32);
         h.write_u32((self.0 >> 32) as u32);
@@ -114,11 +114,7 @@ fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
         h.write_u32((lo.1 as u32) << 16 | hi.1 as u32);
         h.write_u32(tail);
     }
-    let mut k = ((h1.finish() as u64) << 32) | h2.finish() as u64;
-    if k == u64::MAX {
-        k -= 1;
-    }
-    (FlowKey(k), dir)
+    (FlowKey(((h1.finish() as u64) << 32) | h2.finish() as u64), dir)
 }
 
 impl FlowTable {

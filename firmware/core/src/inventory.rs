@@ -124,7 +124,7 @@ struct StrKey {
 }
 
 impl TableKey for StrKey {
-    const EMPTY: Self = StrKey { asset: u16::MAX, kind: 0xff, hash: 0 };
+    const EMPTY: Self = StrKey { asset: 0, kind: 0, hash: 0 };
     fn hash(&self, h: &mut Hasher) {
         h.write_u32(self.hash ^ ((self.asset as u32) << 8 | self.kind as u32));
     }
@@ -139,7 +139,7 @@ struct StrVal {
 }
 
 impl TableValue for StrVal {
-    const EMPTY: Self = StrVal { kind: StrKind::DnsQuery, text: heapless::Vec::new(), mask: 0 };
+    const EMPTY: Self = StrVal { kind: StrKind::Name(NameSource::Dhcp), text: heapless::Vec::new(), mask: 0 };
 }
 
 /// A peer address edges point at (kept once, referred to by slot).
@@ -147,7 +147,7 @@ impl TableValue for StrVal {
 struct PeerKey([u8; 16]);
 
 impl TableKey for PeerKey {
-    const EMPTY: Self = PeerKey([0xff; 16]);
+    const EMPTY: Self = PeerKey([0; 16]);
     #[inline]
     fn hash(&self, h: &mut Hasher) {
         let p = self.0;
@@ -183,8 +183,7 @@ struct EdgeKey {
 }
 
 impl TableKey for EdgeKey {
-    const EMPTY: Self =
-        EdgeKey { asset: u16::MAX, peer: u16::MAX, port: 0, agen: 0, pgen: 0, transport: 0, outbound: false };
+    const EMPTY: Self = EdgeKey { asset: 0, peer: 0, port: 0, agen: 0, pgen: 0, transport: 0, outbound: false };
     #[inline]
     fn hash(&self, h: &mut Hasher) {
         h.write_u32((self.asset as u32) << 16 | self.peer as u32);
@@ -315,9 +314,9 @@ impl Inventory {
     pub const fn new(seed: u32) -> Self {
         Inventory {
             assets: Table::new(seed),
-            strings: Table::new(seed ^ 0x9e37_79b9),
-            peers: Table::new(seed ^ 0x3c6e_f372),
-            edges: Table::new(seed ^ 0x7f4a_7c15),
+            strings: Table::new(seed),
+            peers: Table::new(seed),
+            edges: Table::new(seed),
             subnets: heapless::Vec::new(),
             prefixes6: heapless::Vec::new(),
             counters: InventoryCounters {
@@ -415,6 +414,10 @@ impl Inventory {
         if !mac.is_device() {
             self.counters.observations_ignored += 1;
             return None;
+        }
+        // The common case first: a known sender (no large value built or moved).
+        if let Some(s) = self.assets.find(&mac) {
+            return Some(s);
         }
         let mut fresh = Asset::EMPTY;
         fresh.first_seen = ts;

@@ -60,7 +60,7 @@ struct BaseKey {
 }
 
 impl TableKey for BaseKey {
-    const EMPTY: Self = BaseKey { mac: [0; 6], kind: 0xff, transport: 0, port: 0, what: [0; 8] };
+    const EMPTY: Self = BaseKey { mac: [0; 6], kind: 0, transport: 0, port: 0, what: [0; 8] };
     fn hash(&self, h: &mut Hasher) {
         h.write(&self.mac);
         h.write_u32((self.kind as u32) << 24 | (self.transport as u32) << 16 | self.port as u32);
@@ -212,7 +212,7 @@ impl Policy {
     pub const fn new(seed: u32) -> Self {
         Policy {
             rules: heapless::Vec::new(),
-            baseline: Table::new(seed ^ 0x1234_5678),
+            baseline: Table::new(seed),
             mode: Mode::Observe,
             counters: PolicyCounters { baseline_entries: 0, baseline_full: 0, rules_refused: 0 },
         }

@@ -10,9 +10,9 @@
 //! the seed, but nothing observable does — slot numbers come from the free list and eviction
 //! walks slots, so results are identical on the MCU, in replay and live.
 
-/// A key: small, `Copy`, comparable, with a value that marks an empty slot.
+/// A key: small, `Copy`, comparable.
 pub trait TableKey: Copy + Eq {
-    /// A value no real key takes.
+    /// Filler for unused slots; all-zero bytes keep a new table in `.bss`.
     const EMPTY: Self;
     /// Feeds the key's bytes to `h`.
     fn hash(&self, h: &mut Hasher);
@@ -20,7 +20,7 @@ pub trait TableKey: Copy + Eq {
 
 /// A value: has a constant that fills unused slots.
 pub trait TableValue {
-    /// The filler.
+    /// The filler; all-zero bytes keep a new table in `.bss`.
     const EMPTY: Self;
 }
 
@@ -68,7 +68,9 @@ impl Hasher {
     }
 }
 
-const EMPTY_IX: u16 = u16::MAX;
+/// Index buckets hold `slot + 1`; 0 is an empty bucket (so a new table is all zeros and
+/// lands in `.bss` on the MCU instead of a flash copy).
+const EMPTY_IX: u16 = 0;
 
 /// What [`Table::insert`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,8 +87,9 @@ pub enum Inserted {
 pub struct Table<K: TableKey, V, const N: usize, const B: usize> {
     keys: [K; N],
     vals: [V; N],
-    /// Generation per slot: bumped on every removal, so `(slot, gen)` names one entry
-    /// (modulo 256: a reference must not outlive 256 reuses of its slot to stay exact).
+    /// Generation per slot: bumped on every insertion and removal, so it is odd while the
+    /// slot is occupied and `(slot, gen)` names one entry (modulo 256: a reference must not
+    /// outlive 128 reuses of its slot to stay exact).
     gens: [u8; N],
     index: [u16; B],
     free: heapless::Vec<u16, N>,
@@ -100,7 +103,7 @@ pub struct Table<K: TableKey, V, const N: usize, const B: usize> {
 impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, B> {
     const CHECK: () = {
         assert!(B.is_power_of_two() && B >= 2 * N, "B must be a power of two >= 2N");
-        assert!(N > 0 && N < EMPTY_IX as usize, "N out of range");
+        assert!(N > 0 && N < u16::MAX as usize, "N out of range");
     };
 
     /// An empty table.
@@ -154,8 +157,9 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
             if ix == EMPTY_IX {
                 return (b, None);
             }
-            if self.keys.get(ix as usize) == Some(key) {
-                return (b, Some(ix));
+            let slot = ix - 1;
+            if self.keys.get(slot as usize) == Some(key) {
+                return (b, Some(slot));
             }
             b = (b + 1) & (B - 1);
         }
@@ -181,16 +185,20 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
 
     /// Key and value at `slot`, if occupied.
     pub fn slot(&self, slot: u16) -> Option<(&K, &V)> {
-        let k = self.keys.get(slot as usize)?;
-        if *k == K::EMPTY {
+        if !self.occupied(slot as usize) {
             return None;
         }
-        Some((k, self.vals.get(slot as usize)?))
+        Some((self.keys.get(slot as usize)?, self.vals.get(slot as usize)?))
+    }
+
+    #[inline]
+    fn occupied(&self, slot: usize) -> bool {
+        self.gens.get(slot).is_some_and(|g| g & 1 == 1)
     }
 
     /// Mutable value at `slot`, if occupied.
     pub fn slot_mut(&mut self, slot: u16) -> Option<&mut V> {
-        if *self.keys.get(slot as usize)? == K::EMPTY {
+        if !self.occupied(slot as usize) {
             return None;
         }
         self.vals.get_mut(slot as usize)
@@ -209,9 +217,6 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
     /// Inserts `key` with `val` if absent. Returns `None` when the table is full (the caller
     /// evicts and retries, or counts the drop).
     pub fn insert(&mut self, key: K, val: V) -> Option<Inserted> {
-        if key == K::EMPTY {
-            return None;
-        }
         let (b, found) = self.probe(&key);
         if let Some(s) = found {
             return Some(Inserted::Existing(s));
@@ -222,19 +227,21 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         } else {
             self.free.pop()?
         };
-        self.keys[slot as usize % N] = key;
-        self.vals[slot as usize % N] = val;
-        self.index[b] = slot;
+        let s = slot as usize % N;
+        self.keys[s] = key;
+        self.vals[s] = val;
+        self.gens[s] = self.gens[s].wrapping_add(1);
+        self.index[b] = slot + 1;
         self.len += 1;
         Some(Inserted::New(slot))
     }
 
     /// Removes the entry at `slot`; returns whether there was one.
     pub fn remove_slot(&mut self, slot: u16) -> bool {
-        let Some(key) = self.keys.get(slot as usize).copied() else { return false };
-        if key == K::EMPTY {
+        if !self.occupied(slot as usize) {
             return false;
         }
+        let Some(key) = self.keys.get(slot as usize).copied() else { return false };
         let (mut i, found) = self.probe(&key);
         if found != Some(slot) {
             return false;
@@ -249,7 +256,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
             if ix == EMPTY_IX {
                 break;
             }
-            let k = self.home(&self.keys[ix as usize % N]);
+            let k = self.home(&self.keys[(ix - 1) as usize % N]);
             let movable = if i <= j { k <= i || k > j } else { k <= i && k > j };
             if movable {
                 self.index[i] = ix;
@@ -279,7 +286,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         for _ in 0..2 * N {
             let h = self.hand as usize % N;
             self.hand = ((h + 1) % N) as u16;
-            if self.keys[h] == K::EMPTY {
+            if !self.occupied(h) {
                 continue;
             }
             if !spare(&self.keys[h], &mut self.vals[h]) {
@@ -289,7 +296,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         }
         let h = match victim {
             Some(h) => h,
-            None => (0..N).map(|i| (self.hand as usize + i) % N).find(|&i| self.keys[i] != K::EMPTY)?,
+            None => (0..N).map(|i| (self.hand as usize + i) % N).find(|&i| self.occupied(i))?,
         };
         let key = self.keys[h];
         self.remove_slot(h as u16);
@@ -298,21 +305,23 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
 
     /// Occupied slots in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (u16, &K, &V)> {
+        let gens = &self.gens;
         self.keys
             .iter()
             .zip(self.vals.iter())
             .enumerate()
-            .filter(|(_, (k, _))| **k != K::EMPTY)
+            .filter(move |(i, _)| gens[*i] & 1 == 1)
             .map(|(i, (k, v))| (i as u16, k, v))
     }
 
     /// Mutable iteration over occupied slots.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (u16, &K, &mut V)> {
+        let gens = &self.gens;
         self.keys
             .iter()
             .zip(self.vals.iter_mut())
             .enumerate()
-            .filter(|(_, (k, _))| **k != K::EMPTY)
+            .filter(move |(i, _)| gens[*i] & 1 == 1)
             .map(|(i, (k, v))| (i as u16, k, v))
     }
 }
@@ -328,7 +337,7 @@ mod tests {
         const EMPTY: Self = 0;
     }
     impl TableKey for u32 {
-        const EMPTY: Self = u32::MAX;
+        const EMPTY: Self = 0;
         fn hash(&self, h: &mut Hasher) {
             h.write_u32(*self);
         }

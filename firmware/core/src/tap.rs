@@ -51,7 +51,7 @@ impl Tap {
                 inventory: Inventory::new(seed),
                 policy: Policy::new(seed),
                 detector: Detector::new(seed),
-                alerts: AlertRing::new(Thresholds::DEFAULT.repeat_secs),
+                alerts: AlertRing::new(),
             },
         }
     }
