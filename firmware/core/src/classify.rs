@@ -284,18 +284,35 @@ pub fn mask_for(kind: StrKind, text: &[u8]) -> u16 {
 
 /// Which word lists `text` matches, one bit per list id.
 pub fn string_mask(text: &[u8]) -> u16 {
+    // Lower-case once (keywords are lower-case, checked by a test); strings are at most
+    // STRING_LEN bytes, so this buffer holds any of them.
+    let mut buf = [0u8; wardtap_proto::STRING_LEN];
+    let n = text.len().min(buf.len());
+    for (d, c) in buf.iter_mut().zip(text) {
+        *d = c.to_ascii_lowercase();
+    }
+    let t = &buf[..n];
     let mut m = 0;
     for w in WORD_LISTS {
         let hit = if w.prefix {
-            w.words.iter().any(|p| text.len() >= p.len() && text[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+            w.words.iter().any(|p| t.starts_with(p.as_bytes()))
         } else {
-            w.words.iter().any(|k| contains_ci(text, k))
+            w.words.iter().any(|k| find(t, k.as_bytes()))
         };
         if hit {
             m |= 1 << w.id;
         }
     }
     m
+}
+
+/// Substring search; the first-byte test skips most positions cheaply.
+fn find(t: &[u8], k: &[u8]) -> bool {
+    let Some((&first, rest)) = k.split_first() else { return false };
+    if t.len() < k.len() {
+        return false;
+    }
+    (0..=t.len() - k.len()).any(|i| t[i] == first && t[i + 1..].starts_with(rest))
 }
 
 /// The rules, first match wins. Keep medical rules on top.
@@ -417,11 +434,6 @@ impl Verdict<'_> {
     }
 }
 
-fn contains_ci(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    !n.is_empty() && hay.len() >= n.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-}
-
 fn eval<'a>(t: &Test, v: &AssetView<'a>) -> Option<Option<&'a [u8]>> {
     let a = v.asset;
     match *t {
@@ -482,6 +494,16 @@ mod tests {
             lists(&r.test, &mut v);
             for p in v {
                 assert!(WORD_LISTS.iter().any(|w| core::ptr::eq(*w, p)), "{}", r.evidence);
+            }
+        }
+    }
+
+    #[test]
+    fn keywords_are_lower_case() {
+        for w in WORD_LISTS {
+            for k in w.words {
+                assert_eq!(*k, k.to_ascii_lowercase(), "{k}");
+                assert!(!k.is_empty() && k.len() <= wardtap_proto::STRING_LEN);
             }
         }
     }
