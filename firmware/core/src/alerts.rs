@@ -71,6 +71,12 @@ fn evidence(parts: &[&[u8]]) -> Text<ALERT_EVIDENCE_LEN> {
     text_from(&buf[..n]).0
 }
 
+impl Default for AlertRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl AlertRing {
     /// Empty ring; repeats within [`Thresholds::DEFAULT`]'s `repeat_secs` fold.
     pub const fn new() -> Self {
