@@ -36,6 +36,7 @@ cargo fmt --all -- --check
 step "core builds for the MCU (thumbv7em-none-eabihf), with and without defmt"
 cargo build --locked -p wardtap-core --target thumbv7em-none-eabihf
 cargo build --locked -p wardtap-core --target thumbv7em-none-eabihf --features defmt
+cargo build --locked -p wardtap-core --target thumbv7em-none-eabihf --features profile-512k
 cargo build --locked -p wardtap-proto --target thumbv7em-none-eabihf
 
 step "lints"

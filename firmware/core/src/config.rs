@@ -7,18 +7,23 @@
 //! (STM32H743); a 512 KiB part needs more compact asset, edge and string records, not
 //! smaller minimums (1,024 assets, 8,192 edges). Tables hold fixed-size records; strings
 //! are cut and the cut is counted.
+//!
+//! Feature `profile-512k` halves the six large tables (512 assets, 4,096 edges...) so the
+//! core fits a board whose largest contiguous RAM is 512 KiB (NUCLEO-H743ZI's AXI SRAM).
+//! It is a board build profile: the host tool and the default build keep the full sizes,
+//! and a tap built with it says so in its status (`config::PROFILE`).
 
 /// Assets (one per source MAC).
-pub const MAX_ASSETS: usize = 1024;
+pub const MAX_ASSETS: usize = if cfg!(feature = "profile-512k") { 512 } else { 1024 };
 /// Communication edges (asset, peer, transport, port, direction).
-pub const MAX_EDGES: usize = 8192;
+pub const MAX_EDGES: usize = if cfg!(feature = "profile-512k") { 4096 } else { 8192 };
 /// Distinct peer addresses that edges point at.
-pub const MAX_PEERS: usize = 2048;
+pub const MAX_PEERS: usize = if cfg!(feature = "profile-512k") { 1024 } else { 2048 };
 /// Strings kept for assets (names, software, SNIs, DNS names, AE titles...).
-pub const MAX_STRINGS: usize = 2048;
+pub const MAX_STRINGS: usize = if cfg!(feature = "profile-512k") { 1024 } else { 2048 };
 // Bytes kept of one string: `wardtap_proto::STRING_LEN` (the record's), cut and counted.
 /// TCP flows tracked for "first payload per direction".
-pub const MAX_FLOWS: usize = 1024;
+pub const MAX_FLOWS: usize = if cfg!(feature = "profile-512k") { 512 } else { 1024 };
 /// IPv4 addresses kept per asset.
 pub const MAX_V4_PER_ASSET: usize = wardtap_proto::MAX_RECORD_V4;
 /// IPv6 addresses kept per asset.
@@ -37,7 +42,7 @@ pub const MAX_SUBNETS: usize = 8;
 /// Local IPv6 prefixes learned.
 pub const MAX_PREFIXES6: usize = 4;
 /// Baseline entries (device × destination prefix/port, names, peers, services) learned.
-pub const MAX_BASELINE: usize = 2048;
+pub const MAX_BASELINE: usize = if cfg!(feature = "profile-512k") { 1024 } else { 2048 };
 /// Policy rules from the policy file.
 pub const MAX_POLICY_RULES: usize = 64;
 /// Alerts kept in the ring until read and acknowledged.
@@ -52,7 +57,10 @@ pub const MAX_WATCHED_SOURCES: usize = 64;
 pub const MAX_PENDING_JUDGEMENTS: usize = 32;
 /// The whole core state must fit here (checked at compile time for the MCU target, where
 /// `usize` is 4 bytes; the host build is larger).
-pub const STATE_BUDGET: usize = 864 * 1024;
+pub const STATE_BUDGET: usize = if cfg!(feature = "profile-512k") { 480 * 1024 } else { 864 * 1024 };
+
+/// Which capacity profile this build has.
+pub const PROFILE: &str = if cfg!(feature = "profile-512k") { "512k" } else { "default" };
 
 // Every per-asset list must fit the record that carries it.
 const _: () = {
