@@ -478,7 +478,7 @@ impl Document {
         a.sort_by_key(|r| r.seq);
         self.alerts = a.iter().map(Alert::from_record).collect();
         let mut l: Vec<LedgerRecord> = ledger.into_iter().collect();
-        l.sort_by(|x, y| (x.device, x.endpoint, x.port, x.transport).cmp(&(y.device, y.endpoint, y.port, y.transport)));
+        l.sort_by_key(|x| (x.device, x.endpoint, x.port, x.transport));
         self.ledger = l.iter().map(LedgerEntry::from_record).collect();
         self
     }
