@@ -31,6 +31,11 @@ pub mod table;
 pub mod tap;
 
 #[cfg(test)]
+extern crate std;
+
+/// The capture reader shared with the integration tests, benches and examples.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
 mod testpcap;
 
 pub use fact::{Fact, FrameCtx, Sink, Timestamp};

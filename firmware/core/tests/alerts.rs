@@ -1,6 +1,8 @@
 //! Alerts, end to end through the tap: crafted frames for each kind, a scenario that covers
 //! every kind asserted alert by alert, and the no-false-positive check on real captures.
 
+mod support;
+
 use wardtap_core::Tap;
 use wardtap_proto::*;
 
@@ -492,26 +494,6 @@ fn scenario_every_kind_alert_by_alert() {
     }
 }
 
-fn capture(name: &str) -> Vec<(u64, Vec<u8>)> {
-    use pcap_parser::*;
-    let path = format!("{}/../../../shared/captures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut r = create_reader(1 << 20, std::fs::File::open(&path).unwrap()).unwrap();
-    let mut out = Vec::new();
-    loop {
-        match r.next() {
-            Ok((off, PcapBlockOwned::Legacy(b))) => {
-                out.push((b.ts_sec as u64 * 1_000_000 + b.ts_usec as u64, b.data[..b.caplen as usize].to_vec()));
-                r.consume(off);
-            }
-            Ok((off, _)) => r.consume(off),
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => r.refill().unwrap(),
-            Err(e) => panic!("{e:?}"),
-        }
-    }
-    out
-}
-
 /// Real traffic, learned, then replayed again later: the baseline-dependent detectors stay
 /// quiet. (Context-free ones may speak in both passes and are not counted here.)
 #[test]
@@ -522,7 +504,7 @@ fn no_false_positive_when_normal_traffic_repeats() {
         "lan-office-teams-switch__ndpi.pcap",
         "iot-philips-hue-bridge__iot-sentinel.pcap",
     ] {
-        let frames = capture(name);
+        let frames = support::frames(name);
         let (first, last) = (frames[0].0, frames[frames.len() - 1].0);
         let span = last - first + 1_000_000;
         let mut tap = Box::new(Tap::new(0));

@@ -182,14 +182,12 @@ fn address_entry(c: &mut Cursor<'_>) -> Result<Option<IpAddr>> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::facts;
     use crate::fact::collect::Collect;
     use std::vec::Vec;
 
     fn run(payload: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), payload, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, payload)
     }
 
     fn tlv(t: u16, v: &[u8]) -> Vec<u8> {

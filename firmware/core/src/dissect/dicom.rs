@@ -295,7 +295,7 @@ impl<'a> Items<'a> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::facts;
     use crate::fact::collect::Collect;
     use std::vec::Vec;
 
@@ -359,9 +359,7 @@ mod tests {
     }
 
     fn run(b: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), b, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, b)
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl<'a> Iterator for Segments<'a> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts, frames};
+    use crate::dissect::testutil::{facts, frames};
     use crate::fact::collect::Collect;
     use std::string::{String, ToString};
     use std::vec::Vec;
@@ -238,9 +238,7 @@ mod tests {
     const CAPTURE: &str = "hl7-mllp-adt__ndpi.pcap";
 
     fn run(b: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), b, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, b)
     }
 
     fn mllp(msg: &str) -> Vec<u8> {

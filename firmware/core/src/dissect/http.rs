@@ -122,13 +122,11 @@ fn bounded(v: &[u8]) -> &[u8] {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::facts;
     use crate::fact::collect::Collect;
 
     fn run(p: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), p, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, p)
     }
 
     #[test]

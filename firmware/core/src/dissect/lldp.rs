@@ -223,9 +223,7 @@ mod tests {
     use std::vec::Vec;
 
     fn run(payload: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), payload, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, payload)
     }
 
     fn tlv(t: u8, v: &[u8]) -> Vec<u8> {

@@ -485,17 +485,21 @@ pub(crate) mod testutil {
     extern crate std;
     use super::*;
     use crate::fact::collect::Collect;
-    use std::path::PathBuf;
     use std::vec::Vec;
 
-    /// Path of a shared capture, relative to this crate.
-    pub fn capture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures").join(name)
+    /// Every frame of a shared capture (pcap or pcapng), with its timestamp in microseconds.
+    pub fn frames(name: &str) -> Vec<(u64, Vec<u8>)> {
+        crate::testpcap::frames(name)
     }
 
-    /// Every frame of a pcap or pcapng file, with its timestamp in microseconds.
-    pub fn frames(name: &str) -> Vec<(u64, Vec<u8>)> {
-        crate::testpcap::read(&capture(name))
+    /// Runs one dissector on a payload with [`ctx`], collecting its facts.
+    pub fn run<F>(dissect: F, payload: &[u8]) -> (Result<()>, Collect)
+    where
+        F: FnOnce(&FrameCtx, &[u8], &mut Collect) -> Result<()>,
+    {
+        let mut c = Collect::default();
+        let r = dissect(&ctx(), payload, &mut c);
+        (r, c)
     }
 
     /// A context for dissector unit tests: some sender, no IP.

@@ -197,14 +197,12 @@ fn dotted(oid: &[u8], out: &mut OidText) -> Result<()> {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::facts;
     use crate::fact::collect::Collect;
     use std::vec::Vec;
 
     fn run(payload: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), payload, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, payload)
     }
 
     /// BER element with a short- or long-form length as needed.

@@ -68,13 +68,11 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts};
+    use crate::dissect::testutil::facts;
     use crate::fact::collect::Collect;
 
     fn run(payload: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), payload, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, payload)
     }
 
     #[test]

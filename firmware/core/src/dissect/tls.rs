@@ -387,14 +387,12 @@ fn hash12(list: &[u16], sig_algs: &[u8]) -> [u8; 12] {
 mod tests {
     extern crate std;
     use super::*;
-    use crate::dissect::testutil::{ctx, facts, frames};
+    use crate::dissect::testutil::{facts, frames};
     use crate::fact::collect::Collect;
     use std::vec::Vec;
 
     fn run(p: &[u8]) -> (Result<()>, Collect) {
-        let mut c = Collect::default();
-        let r = dissect(&ctx(), p, &mut c);
-        (r, c)
+        crate::dissect::testutil::run(dissect, p)
     }
 
     fn hellos(c: &Collect) -> Vec<&str> {
