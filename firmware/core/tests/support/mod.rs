@@ -4,10 +4,10 @@
 
 use pcap_parser::{create_reader, Block, PcapBlockOwned, PcapError};
 // Also compiled into the no_std core's unit tests (src/lib.rs), where the std prelude is absent.
-#[allow(unused_imports)]
-use std::{borrow::ToOwned, format, string::String, string::ToString, vec, vec::Vec};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+#[allow(unused_imports)]
+use std::{borrow::ToOwned, format, string::String, string::ToString, vec, vec::Vec};
 
 /// The mixed-LAN captures used for throughput and instruction counts.
 pub const MIXED_LAN: [&str; 3] = [
