@@ -10,13 +10,19 @@
 //! - Sightings (asset, tap, ward), edges, the ledger and the tap row keep min(first)/max(last);
 //!   counts follow the newest summary. Alerts are keyed by (tap, sequence number).
 //! - Every upsert has a `WHERE` that is false when nothing would change, so a repeated summary
-//!   writes no row (`MergeStats::rows_changed` is 0).
+//!   writes no row (`MergeStats::rows_changed` is 0). A record merged before from the same tap
+//!   and ward (same fingerprint of its encoding) is skipped outright: every rule is monotone,
+//!   so applying it again would change nothing.
+//!
+//! Speed: rows are read and written in multi-row statements (chunks of at most [`CHUNK`] rows,
+//! split into powers of two so few distinct statements are prepared); only assets whose current
+//! view changes cost statements of their own.
 
 use super::backend::{params, Conn, Value};
 use super::{DbError, Summary};
 use crate::model::Asset;
-use std::collections::HashMap;
-use wardtap_proto::{AssetRecord, DeviceClass};
+use std::collections::{HashMap, HashSet};
+use wardtap_proto::{AssetRecord, DeviceClass, Mac};
 
 /// What one merge did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,73 +46,78 @@ pub(crate) fn us(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-struct Current {
-    id: i64,
-    class: String,
-    name: Option<String>,
-    ips: String,
-    software: String,
-    first_seen: i64,
-    last_seen: i64,
+/// FNV-1a, 64 bits: a stable fingerprint of a record's encoding.
+fn fnv1a(bytes: &[u8]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h as i64
 }
 
-/// The per-asset values derived once from a record.
-struct Derived {
-    mac: String,
-    doc: String,
-    asset: Asset,
-    ips: String,
-    software: String,
+/// Most rows in one multi-row statement.
+const CHUNK: usize = 128;
+
+/// A multi-row upsert: `head VALUES (?, ..), (?, ..) tail`.
+struct Upsert {
+    head: &'static str,
+    width: usize,
+    tail: &'static str,
 }
 
-fn derive(r: &AssetRecord) -> Result<Derived, DbError> {
-    let asset = Asset::from_record(r);
-    let doc = serde_json::to_string(&asset).map_err(|e| DbError::Damaged(e.to_string()))?;
-    let ips = asset.ips.join(" ");
-    let software = asset.software.iter().map(|s| format!("{} ({})", s.value, s.source)).collect::<Vec<_>>().join("; ");
-    Ok(Derived { mac: asset.mac.clone(), doc, asset, ips, software })
-}
-
-const UPSERT_VALUE: &str = "INSERT INTO asset_values (asset, kind, value, source, first_seen, last_seen, tap) \
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (asset, kind, value) DO UPDATE SET \
+const VALUES: Upsert = Upsert {
+    head: "INSERT INTO asset_values (asset, kind, value, source, first_seen, last_seen, tap)",
+    width: 7,
+    tail: "ON CONFLICT (asset, kind, value) DO UPDATE SET \
      first_seen = CASE WHEN excluded.first_seen < asset_values.first_seen THEN excluded.first_seen ELSE asset_values.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > asset_values.last_seen THEN excluded.last_seen ELSE asset_values.last_seen END \
-     WHERE excluded.first_seen < asset_values.first_seen OR excluded.last_seen > asset_values.last_seen";
+     WHERE excluded.first_seen < asset_values.first_seen OR excluded.last_seen > asset_values.last_seen",
+};
 
-const UPSERT_SIGHTING: &str = "INSERT INTO sightings \
-     (asset, tap, ward, first_seen, last_seen, frames_tx, frames_rx, bytes_tx, bytes_rx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (asset, tap, ward) DO UPDATE SET \
+const SIGHTINGS: Upsert = Upsert {
+    head: "INSERT INTO sightings \
+     (asset, tap, ward, first_seen, last_seen, frames_tx, frames_rx, bytes_tx, bytes_rx, fingerprint)",
+    width: 10,
+    tail: "ON CONFLICT (asset, tap, ward) DO UPDATE SET fingerprint = excluded.fingerprint, \
      first_seen = CASE WHEN excluded.first_seen < sightings.first_seen THEN excluded.first_seen ELSE sightings.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.last_seen ELSE sightings.last_seen END, \
      frames_tx = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.frames_tx ELSE sightings.frames_tx END, \
      frames_rx = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.frames_rx ELSE sightings.frames_rx END, \
      bytes_tx = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.bytes_tx ELSE sightings.bytes_tx END, \
      bytes_rx = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.bytes_rx ELSE sightings.bytes_rx END \
-     WHERE excluded.first_seen < sightings.first_seen OR excluded.last_seen > sightings.last_seen";
+     WHERE excluded.first_seen < sightings.first_seen OR excluded.last_seen > sightings.last_seen \
+     OR excluded.fingerprint <> sightings.fingerprint",
+};
 
-const UPSERT_EDGE: &str = "INSERT INTO edges \
-     (asset, tap, peer, transport, port, direction, external, frames, bytes, first_seen, last_seen) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (asset, tap, peer, transport, port, direction) DO UPDATE SET \
+const EDGES: Upsert = Upsert {
+    head: "INSERT INTO edges \
+     (asset, tap, peer, transport, port, direction, external, frames, bytes, first_seen, last_seen)",
+    width: 11,
+    tail: "ON CONFLICT (asset, tap, peer, transport, port, direction) DO UPDATE SET \
      first_seen = CASE WHEN excluded.first_seen < edges.first_seen THEN excluded.first_seen ELSE edges.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.last_seen ELSE edges.last_seen END, \
      external = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.external ELSE edges.external END, \
      frames = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.frames ELSE edges.frames END, \
      bytes = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.bytes ELSE edges.bytes END \
-     WHERE excluded.first_seen < edges.first_seen OR excluded.last_seen > edges.last_seen";
+     WHERE excluded.first_seen < edges.first_seen OR excluded.last_seen > edges.last_seen",
+};
 
-const UPSERT_ALERT: &str = "INSERT INTO alerts \
-     (tap, ward, seq, time, last_time, severity, kind, device, device_ip, peer, transport, port, count, evidence) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (tap, seq) DO UPDATE SET \
+const ALERTS: Upsert = Upsert {
+    head: "INSERT INTO alerts \
+     (tap, ward, seq, time, last_time, severity, kind, device, device_ip, peer, transport, port, count, evidence)",
+    width: 14,
+    tail: "ON CONFLICT (tap, seq) DO UPDATE SET \
      last_time = CASE WHEN excluded.last_time > alerts.last_time THEN excluded.last_time ELSE alerts.last_time END, \
      count = CASE WHEN excluded.count > alerts.count THEN excluded.count ELSE alerts.count END \
-     WHERE excluded.last_time > alerts.last_time OR excluded.count > alerts.count";
+     WHERE excluded.last_time > alerts.last_time OR excluded.count > alerts.count",
+};
 
-const UPSERT_LEDGER: &str = "INSERT INTO ledger \
-     (tap, ward, device, endpoint, transport, port, direction, name, first_seen, last_seen, bytes, frames, allowed) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (tap, device, endpoint, transport, port, direction) DO UPDATE SET \
+const LEDGER: Upsert = Upsert {
+    head: "INSERT INTO ledger \
+     (tap, ward, device, endpoint, transport, port, direction, name, first_seen, last_seen, bytes, frames, allowed)",
+    width: 13,
+    tail: "ON CONFLICT (tap, device, endpoint, transport, port, direction) DO UPDATE SET \
      first_seen = CASE WHEN excluded.first_seen < ledger.first_seen THEN excluded.first_seen ELSE ledger.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.last_seen ELSE ledger.last_seen END, \
      name = CASE WHEN excluded.name <> '' AND excluded.last_seen >= ledger.last_seen THEN excluded.name ELSE ledger.name END, \
@@ -114,7 +125,8 @@ const UPSERT_LEDGER: &str = "INSERT INTO ledger \
      frames = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.frames ELSE ledger.frames END, \
      allowed = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.allowed ELSE ledger.allowed END \
      WHERE excluded.first_seen < ledger.first_seen OR excluded.last_seen > ledger.last_seen \
-     OR (excluded.name <> '' AND excluded.name <> ledger.name AND excluded.last_seen >= ledger.last_seen)";
+     OR (excluded.name <> '' AND excluded.name <> ledger.name AND excluded.last_seen >= ledger.last_seen)",
+};
 
 const UPSERT_TAP: &str =
     "INSERT INTO taps (id, ward, first_pull, last_pull, alert_seq, counters) VALUES (?, ?, ?, ?, ?, ?) \
@@ -127,201 +139,408 @@ const UPSERT_TAP: &str =
      WHERE excluded.first_pull < taps.first_pull OR excluded.last_pull > taps.last_pull \
      OR excluded.alert_seq > taps.alert_seq OR (excluded.last_pull = taps.last_pull AND excluded.ward <> taps.ward)";
 
+/// Splits `n` rows into chunks of [`CHUNK`], then powers of two: few distinct statements.
+fn chunks(mut n: usize) -> Vec<usize> {
+    let mut v = Vec::new();
+    while n > 0 {
+        let take = if n >= CHUNK { CHUNK } else { 1 << (usize::BITS - 1 - n.leading_zeros()) };
+        v.push(take);
+        n -= take;
+    }
+    v
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `width`.
+fn tuples(width: usize, rows: usize) -> String {
+    let one = format!("({})", vec!["?"; width].join(", "));
+    vec![one; rows].join(", ")
+}
+
+/// Runs a multi-row upsert over `flat` (rows of `u.width` values, one after the other);
+/// returns rows changed.
+fn upsert(c: &mut Conn, u: &Upsert, flat: &[Value]) -> Result<u64, DbError> {
+    let mut n = 0;
+    let mut at = 0;
+    for len in chunks(flat.len() / u.width) {
+        let sql = format!("{} VALUES {} {}", u.head, tuples(u.width, len), u.tail);
+        n += c.exec(&sql, &flat[at..at + len * u.width])?;
+        at += len * u.width;
+    }
+    Ok(n)
+}
+
+/// What the database has for an asset (and for its sighting by this tap and ward).
+struct Current {
+    id: i64,
+    class: String,
+    name: Option<String>,
+    ips: String,
+    software: String,
+    first_seen: i64,
+    last_seen: i64,
+    fingerprint: Option<i64>,
+}
+
+/// Reads the current state of the summary's assets, by MAC.
+fn current(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<String, Current>, DbError> {
+    let mut out = HashMap::with_capacity(macs.len());
+    let mut at = 0;
+    for len in chunks(macs.len()) {
+        let sql = format!(
+            "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint \
+             FROM assets a LEFT JOIN sightings s ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
+            vec!["?"; len].join(", ")
+        );
+        let mut p: Vec<Value> = vec![s.tap.as_str().into(), s.ward.as_str().into()];
+        p.extend(macs[at..at + len].iter().map(Value::from));
+        for r in c.query(&sql, &p)? {
+            out.insert(
+                r[1].text(),
+                Current {
+                    id: r[0].int(),
+                    class: r[2].text(),
+                    name: r[3].opt_text(),
+                    ips: r[4].text(),
+                    software: r[5].text(),
+                    first_seen: r[6].int(),
+                    last_seen: r[7].int(),
+                    fingerprint: r[8].opt_int(),
+                },
+            );
+        }
+        at += len;
+    }
+    Ok(out)
+}
+
+/// One asset of the summary, prepared.
+struct Prepared<'a> {
+    rec: &'a AssetRecord,
+    mac: String,
+    blob: Vec<u8>,
+    fingerprint: i64,
+}
+
 pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
     let mut st = MergeStats::default();
     let counters = serde_json::to_string(&crate::model::counters_map(&s.counters, None))
         .map_err(|e| DbError::Damaged(e.to_string()))?;
     st.rows_changed +=
         c.exec(UPSERT_TAP, params![&s.tap, &s.ward, us(s.time), us(s.time), s.max_alert_seq(), counters])?;
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(s.assets.len());
-    for r in &s.assets {
-        let d = derive(r)?;
-        let id = merge_asset(c, s, r, &d, &mut st)?;
-        ids.insert(d.mac, id);
+
+    // One entry per MAC (a tap never sends two; a hand-made summary might).
+    let mut seen = HashSet::with_capacity(s.assets.len());
+    let mut assets = Vec::with_capacity(s.assets.len());
+    for r in s.assets.iter().filter(|r| seen.insert(r.mac)) {
+        let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
+        assets.push(Prepared { rec: r, mac: r.mac.to_string(), fingerprint: fnv1a(&blob), blob });
     }
-    for e in &s.edges {
-        let mac = e.asset.to_string();
-        let id = match ids.get(&mac) {
-            Some(id) => *id,
-            None => match c.query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])? {
-                Some(row) => {
-                    let id = row.first().map(Value::int).unwrap_or(0);
-                    ids.insert(mac, id);
-                    id
+    let macs: Vec<String> = assets.iter().map(|a| a.mac.clone()).collect();
+    let cur = current(c, s, &macs)?;
+
+    let mut ids: HashMap<Mac, i64> = HashMap::with_capacity(assets.len());
+    let mut unchanged: HashSet<Mac> = HashSet::new();
+    let mut sightings: Vec<Value> = Vec::new();
+    let mut values: Vec<(Mac, [Value; 7])> = Vec::new();
+    let mut new_assets: Vec<Value> = Vec::new();
+    for p in &mut assets {
+        let r = p.rec;
+        let old = cur.get(&p.mac);
+        if let Some(old) = old {
+            ids.insert(r.mac, old.id);
+            if old.fingerprint == Some(p.fingerprint) {
+                unchanged.insert(r.mac);
+                continue;
+            }
+        }
+        let (first, last) = (us(r.first_seen), us(r.last_seen));
+        let a = Asset::from_record(r);
+        let ips_now = a.ips.join(" ");
+        let software_now =
+            a.software.iter().map(|s| format!("{} ({})", s.value, s.source)).collect::<Vec<_>>().join("; ");
+        let name_now = a.display_name().map(str::to_owned);
+        // When values new in this summary were first seen: for a known asset, no earlier than
+        // the last time the database saw it (they were not there then, or the tap had not kept
+        // them); for an older summary, its own first-seen.
+        let values_first = match old {
+            None => {
+                new_assets.extend([
+                    p.mac.as_str().into(),
+                    a.vendor.clone().into(),
+                    a.class.into(),
+                    name_now.clone().into(),
+                    ips_now.clone().into(),
+                    software_now.clone().into(),
+                    first.into(),
+                    last.into(),
+                    std::mem::take(&mut p.blob).into(),
+                ]);
+                first
+            }
+            Some(old) if last > old.last_seen => {
+                update_current(c, s, old, r, &a, name_now, ips_now, software_now, &p.blob, &mut st)?;
+                first.max(old.last_seen)
+            }
+            Some(old) => {
+                if first < old.first_seen {
+                    st.rows_changed +=
+                        c.exec("UPDATE assets SET first_seen = ? WHERE id = ?", params![first, old.id])?;
                 }
-                None => {
-                    st.orphan_edges += 1;
-                    continue;
+                if last == old.last_seen {
+                    last
+                } else {
+                    first
                 }
-            },
+            }
         };
-        st.rows_changed += c.exec(
-            UPSERT_EDGE,
-            params![
-                id,
-                &s.tap,
-                e.peer.to_string(),
-                e.transport.name(),
-                e.port,
-                e.direction.name(),
-                e.external,
-                e.frames,
-                e.bytes,
-                i64::from(e.first_seen) * 1_000_000,
-                i64::from(e.last_seen) * 1_000_000,
-            ],
-        )?;
+        sightings.extend([
+            Value::Int(None), // the asset id, filled in below
+            s.tap.as_str().into(),
+            s.ward.as_str().into(),
+            first.into(),
+            last.into(),
+            r.frames_tx.into(),
+            r.frames_rx.into(),
+            r.bytes_tx.into(),
+            r.bytes_rx.into(),
+            p.fingerprint.into(),
+        ]);
+        let vf = values_first.min(last);
+        let mut kept: HashSet<(&'static str, String)> = HashSet::new();
+        let mut value = |kind: &'static str, v: &str, source: &str| {
+            if kept.insert((kind, v.to_owned())) {
+                values.push((
+                    r.mac,
+                    [
+                        Value::Int(None),
+                        kind.into(),
+                        v.into(),
+                        source.into(),
+                        vf.into(),
+                        last.into(),
+                        s.tap.as_str().into(),
+                    ],
+                ));
+            }
+        };
+        if r.class != DeviceClass::Unknown {
+            value("class", a.class, "classifier");
+        }
+        for ip in &a.ips {
+            value("ip", ip, "");
+        }
+        for n in &a.names {
+            value("name", &n.value, n.source);
+        }
+        for sw in &a.software {
+            value("software", &sw.value, sw.source);
+        }
     }
-    for a in &s.alerts {
-        let existed = c.query_opt("SELECT id FROM alerts WHERE tap = ? AND seq = ?", params![&s.tap, a.seq])?.is_some();
-        let n = c.exec(
-            UPSERT_ALERT,
-            params![
-                &s.tap,
-                &s.ward,
-                a.seq,
-                us(a.time),
-                us(a.last_time.max(a.time)),
-                &a.severity,
-                &a.kind,
-                a.device.to_string(),
-                a.device_ip.map(|i| i.to_string()),
-                a.peer.map(|i| i.to_string()),
-                &a.transport,
-                a.port,
-                a.count,
-                &a.evidence,
-            ],
-        )?;
-        if !existed && n > 0 {
+
+    // New assets: multi-row inserts, ids back by MAC (RETURNING order is not guaranteed).
+    let mut at = 0;
+    for len in chunks(new_assets.len() / 9) {
+        let sql = format!(
+            "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc) VALUES {} \
+             RETURNING id, mac",
+            tuples(9, len)
+        );
+        for row in c.query_write(&sql, &new_assets[at * 9..(at + len) * 9])? {
+            let mac: Mac = parse_mac(&row[1].text()).ok_or_else(|| DbError::Damaged(row[1].text()))?;
+            ids.insert(mac, row[0].int());
+        }
+        st.new_assets += len as u64;
+        st.rows_changed += len as u64;
+        at += len;
+    }
+    // Sightings were pushed in asset order, skipping unchanged ones: fill in their ids.
+    let mut k = 0;
+    for p in &assets {
+        if unchanged.contains(&p.rec.mac) {
+            continue;
+        }
+        if let Some(id) = sightings.get_mut(k * SIGHTINGS.width) {
+            *id = ids.get(&p.rec.mac).copied().into();
+        }
+        k += 1;
+    }
+    st.rows_changed += upsert(c, &SIGHTINGS, &sightings)?;
+    let values: Vec<Value> = values
+        .into_iter()
+        .flat_map(|(mac, mut row)| {
+            row[0] = ids.get(&mac).copied().into();
+            row
+        })
+        .collect();
+    st.rows_changed += upsert(c, &VALUES, &values)?;
+
+    // Edges of assets whose record did not change are unchanged too (no traffic, no time).
+    let mut edges = Vec::with_capacity(s.edges.len());
+    let mut edge_keys = HashSet::new();
+    for e in s.edges.iter().filter(|e| !unchanged.contains(&e.asset)) {
+        let id = match ids.get(&e.asset) {
+            Some(id) => *id,
+            None => {
+                let mac = e.asset.to_string();
+                match c.query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])? {
+                    Some(row) => {
+                        ids.insert(e.asset, row[0].int());
+                        row[0].int()
+                    }
+                    None => {
+                        st.orphan_edges += 1;
+                        continue;
+                    }
+                }
+            }
+        };
+        if !edge_keys.insert((e.asset, e.peer, e.transport, e.port, e.direction)) {
+            continue;
+        }
+        edges.extend([
+            id.into(),
+            s.tap.as_str().into(),
+            e.peer.to_string().into(),
+            e.transport.name().into(),
+            e.port.into(),
+            e.direction.name().into(),
+            e.external.into(),
+            e.frames.into(),
+            e.bytes.into(),
+            (i64::from(e.first_seen) * 1_000_000).into(),
+            (i64::from(e.last_seen) * 1_000_000).into(),
+        ]);
+    }
+    st.rows_changed += upsert(c, &EDGES, &edges)?;
+
+    // Alerts: count the new ones first (the upsert does not say which rows were inserted).
+    let mut alerts = Vec::with_capacity(s.alerts.len());
+    let mut seqs = HashSet::new();
+    for a in s.alerts.iter().filter(|a| seqs.insert(a.seq)) {
+        if c.query_opt("SELECT id FROM alerts WHERE tap = ? AND seq = ?", params![&s.tap, a.seq])?.is_none() {
             st.new_alerts += 1;
         }
-        st.rows_changed += n;
+        alerts.extend([
+            s.tap.as_str().into(),
+            s.ward.as_str().into(),
+            a.seq.into(),
+            us(a.time).into(),
+            us(a.last_time.max(a.time)).into(),
+            a.severity.as_str().into(),
+            a.kind.as_str().into(),
+            a.device.to_string().into(),
+            a.device_ip.map(|i| i.to_string()).into(),
+            a.peer.map(|i| i.to_string()).into(),
+            a.transport.as_str().into(),
+            a.port.into(),
+            a.count.into(),
+            a.evidence.as_str().into(),
+        ]);
     }
-    for l in &s.ledger {
-        st.rows_changed += c.exec(
-            UPSERT_LEDGER,
-            params![
-                &s.tap,
-                &s.ward,
-                l.device.to_string(),
-                l.endpoint.to_string(),
-                &l.transport,
-                l.port,
-                &l.direction,
-                &l.name,
-                us(l.first_seen),
-                us(l.last_seen),
-                l.bytes,
-                l.frames,
-                l.allowed,
-            ],
-        )?;
+    st.rows_changed += upsert(c, &ALERTS, &alerts)?;
+
+    let mut ledger = Vec::with_capacity(s.ledger.len());
+    let mut keys = HashSet::new();
+    for l in s.ledger.iter().filter(|l| keys.insert((l.device, l.endpoint, &l.transport, l.port, &l.direction))) {
+        ledger.extend([
+            s.tap.as_str().into(),
+            s.ward.as_str().into(),
+            l.device.to_string().into(),
+            l.endpoint.to_string().into(),
+            l.transport.as_str().into(),
+            l.port.into(),
+            l.direction.as_str().into(),
+            l.name.as_str().into(),
+            us(l.first_seen).into(),
+            us(l.last_seen).into(),
+            l.bytes.into(),
+            l.frames.into(),
+            l.allowed.into(),
+        ]);
     }
+    st.rows_changed += upsert(c, &LEDGER, &ledger)?;
     Ok(st)
 }
 
-fn merge_asset(c: &mut Conn, s: &Summary, r: &AssetRecord, d: &Derived, st: &mut MergeStats) -> Result<i64, DbError> {
-    let first = us(r.first_seen);
+/// `aa:bb:cc:dd:ee:ff` → MAC.
+fn parse_mac(s: &str) -> Option<Mac> {
+    let mut m = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut m {
+        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(Mac(m))
+}
+
+/// A newer record of a known asset: the current view follows it (unknowns never replace
+/// knowns), one change row per field that moved.
+#[allow(clippy::too_many_arguments)]
+fn update_current(
+    c: &mut Conn,
+    s: &Summary,
+    cur: &Current,
+    r: &AssetRecord,
+    a: &Asset,
+    name_now: Option<String>,
+    ips_now: String,
+    software_now: String,
+    blob: &[u8],
+    st: &mut MergeStats,
+) -> Result<(), DbError> {
     let last = us(r.last_seen);
-    let a = &d.asset;
-    let name = a.display_name().map(str::to_owned);
-    let row = c.query_opt(
-        "SELECT id, class, name, ips, software, first_seen, last_seen FROM assets WHERE mac = ?",
-        params![d.mac.as_str()],
-    )?;
-    let cur = row.map(|r| Current {
-        id: r.first().map(Value::int).unwrap_or(0),
-        class: r.get(1).map(Value::text).unwrap_or_default(),
-        name: r.get(2).and_then(Value::opt_text),
-        ips: r.get(3).map(Value::text).unwrap_or_default(),
-        software: r.get(4).map(Value::text).unwrap_or_default(),
-        first_seen: r.get(5).map(Value::int).unwrap_or(0),
-        last_seen: r.get(6).map(Value::int).unwrap_or(0),
-    });
-    // When values new in this summary were first seen: for a known asset, no earlier than the
-    // last time the database saw it (they were not there then, or the tap had not kept them).
-    let (id, values_first) = match cur {
-        None => {
-            let rows = c.query_write(
-                "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                params![
-                    d.mac.as_str(),
-                    a.vendor.clone(),
-                    a.class,
-                    name.clone(),
-                    &d.ips,
-                    &d.software,
-                    first,
-                    last,
-                    &d.doc
-                ],
-            )?;
-            let id = rows.first().and_then(|r| r.first()).map(Value::int).unwrap_or(0);
-            st.new_assets += 1;
-            st.rows_changed += 1;
-            (id, first)
-        }
-        Some(cur) if last > cur.last_seen => {
-            // Newer: the current view follows this summary, unknowns never replace knowns.
-            let class = if r.class == DeviceClass::Unknown { cur.class.clone() } else { a.class.to_owned() };
-            let name = name.clone().or(cur.name.clone());
-            let ips = if d.ips.is_empty() { cur.ips.clone() } else { d.ips.clone() };
-            let software = if d.software.is_empty() { cur.software.clone() } else { d.software.clone() };
-            let mut changed = false;
-            for (field, old, new) in [
-                ("class", Some(&cur.class), Some(&class)),
-                ("name", cur.name.as_ref(), name.as_ref()),
-                ("ips", Some(&cur.ips), Some(&ips)),
-                ("software", Some(&cur.software), Some(&software)),
-            ] {
-                if old != new {
-                    changed = true;
-                    st.changes += 1;
-                    st.rows_changed += c.exec(
-                        "INSERT INTO asset_changes (asset, time, tap, ward, field, old, new) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        params![cur.id, last, &s.tap, &s.ward, field, old.cloned(), new.cloned()],
-                    )?;
-                }
-            }
-            if changed {
-                st.changed_assets += 1;
-            }
+    let class = if r.class == DeviceClass::Unknown { cur.class.clone() } else { a.class.to_owned() };
+    let name = name_now.or(cur.name.clone());
+    let ips = if ips_now.is_empty() { cur.ips.clone() } else { ips_now };
+    let software = if software_now.is_empty() { cur.software.clone() } else { software_now };
+    let mut changed = false;
+    for (field, old, new) in [
+        ("class", Some(&cur.class), Some(&class)),
+        ("name", cur.name.as_ref(), name.as_ref()),
+        ("ips", Some(&cur.ips), Some(&ips)),
+        ("software", Some(&cur.software), Some(&software)),
+    ] {
+        if old != new {
+            changed = true;
+            st.changes += 1;
             st.rows_changed += c.exec(
-                "UPDATE assets SET vendor = ?, class = ?, name = ?, ips = ?, software = ?, first_seen = ?, \
-                 last_seen = ?, doc = ? WHERE id = ?",
-                params![a.vendor.clone(), class, name, ips, software, first.min(cur.first_seen), last, &d.doc, cur.id],
+                "INSERT INTO asset_changes (asset, time, tap, ward, field, old, new) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params![cur.id, last, &s.tap, &s.ward, field, old.cloned(), new.cloned()],
             )?;
-            (cur.id, first.max(cur.last_seen))
         }
-        Some(cur) => {
-            if first < cur.first_seen {
-                st.rows_changed += c.exec("UPDATE assets SET first_seen = ? WHERE id = ?", params![first, cur.id])?;
-            }
-            (cur.id, if last == cur.last_seen { last } else { first })
-        }
-    };
+    }
+    if changed {
+        st.changed_assets += 1;
+    }
     st.rows_changed += c.exec(
-        UPSERT_SIGHTING,
-        params![id, &s.tap, &s.ward, first, last, r.frames_tx, r.frames_rx, r.bytes_tx, r.bytes_rx],
+        "UPDATE assets SET vendor = ?, class = ?, name = ?, ips = ?, software = ?, first_seen = ?, \
+         last_seen = ?, doc = ? WHERE id = ?",
+        params![
+            a.vendor.clone(),
+            class,
+            name,
+            ips,
+            software,
+            us(r.first_seen).min(cur.first_seen),
+            last,
+            blob.to_vec(),
+            cur.id
+        ],
     )?;
-    let vf = values_first.min(last);
-    let mut value = |c: &mut Conn, kind: &str, v: &str, source: &str| -> Result<(), DbError> {
-        st.rows_changed += c.exec(UPSERT_VALUE, params![id, kind, v, source, vf, last, &s.tap])?;
-        Ok(())
-    };
-    if r.class != DeviceClass::Unknown {
-        value(c, "class", a.class, "classifier")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_few_and_cover_everything() {
+        assert_eq!(chunks(0), Vec::<usize>::new());
+        assert_eq!(chunks(300), vec![128, 128, 32, 8, 4]);
+        for n in 0..1000 {
+            assert_eq!(chunks(n).iter().sum::<usize>(), n);
+        }
+        assert_eq!(parse_mac("00:1b:17:00:01:11"), Some(Mac([0, 0x1b, 0x17, 0, 1, 0x11])));
+        assert_eq!(parse_mac("00:1b"), None);
     }
-    for ip in &a.ips {
-        value(c, "ip", ip, "")?;
-    }
-    for n in &a.names {
-        value(c, "name", &n.value, n.source)?;
-    }
-    for sw in &a.software {
-        value(c, "software", &sw.value, sw.source)?;
-    }
-    Ok(id)
 }

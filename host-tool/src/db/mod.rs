@@ -214,10 +214,14 @@ impl Db {
             }
             let c = rusqlite::Connection::open(spec)?;
             c.busy_timeout(std::time::Duration::from_secs(10))?;
+            c.set_prepared_statement_cache_capacity(128);
             // WAL: readers never block the merge; NORMAL sync is crash-safe for the process
             // (a committed transaction survives kill -9; only an OS crash may lose the last one,
             // never consistency).
-            c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+                 PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+            )?;
             Conn::Sqlite(c)
         };
         let mut db = Db { conn };

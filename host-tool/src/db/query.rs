@@ -331,8 +331,10 @@ impl Db {
                 let (mut wards, mut taps) = places.remove(&r[0].int()).unwrap_or_default();
                 wards.sort();
                 taps.sort();
-                let detail: serde_json::Value =
-                    serde_json::from_str(&r[8].text()).map_err(|e| DbError::Damaged(format!("asset document: {e}")))?;
+                let record: wardtap_proto::AssetRecord = postcard::from_bytes(r[8].bytes())
+                    .map_err(|e| DbError::Damaged(format!("asset record of {}: {e}", r[1].text())))?;
+                let detail = serde_json::to_value(crate::model::Asset::from_record(&record))
+                    .map_err(|e| DbError::Damaged(e.to_string()))?;
                 Ok(AssetView {
                     mac: r[1].text(),
                     vendor: r[2].opt_text(),

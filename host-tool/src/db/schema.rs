@@ -4,7 +4,12 @@
 //! `schema_migrations` records which ones ran; each runs in its own transaction together with
 //! its row there, so a crash mid-migration leaves the previous version intact.
 //!
-//! Times are µs since the Unix epoch (BIGINT). MACs are lowercase `aa:bb:..`.
+//! Times are µs since the Unix epoch (BIGINT). MACs are lowercase `aa:bb:..`. An asset's
+//! latest full record is kept as its postcard encoding (`wardtap-proto`'s `AssetRecord`, the
+//! same bytes a tap sends), and rendered to the document shape when read.
+//!
+//! Dialect placeholders: `{id}` (auto-increment key), `{blob}` (BLOB / BYTEA) and
+//! `{without_rowid}` (SQLite stores tables keyed by their primary key only).
 
 /// One step of the schema.
 pub struct Migration {
@@ -12,7 +17,7 @@ pub struct Migration {
     pub version: i64,
     /// What it does.
     pub name: &'static str,
-    /// DDL; `{id}` is the dialect's auto-increment primary key.
+    /// DDL with the dialect placeholders above.
     pub sql: &'static str,
 }
 
@@ -40,7 +45,7 @@ CREATE TABLE assets (
     software TEXT NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
-    doc TEXT NOT NULL
+    doc {blob} NOT NULL
 );
 CREATE TABLE sightings (
     asset BIGINT NOT NULL REFERENCES assets(id),
@@ -52,8 +57,9 @@ CREATE TABLE sightings (
     frames_rx BIGINT NOT NULL,
     bytes_tx BIGINT NOT NULL,
     bytes_rx BIGINT NOT NULL,
+    fingerprint BIGINT NOT NULL,
     PRIMARY KEY (asset, tap, ward)
-);
+){without_rowid};
 CREATE INDEX sightings_ward ON sightings (ward, asset);
 CREATE TABLE asset_values (
     asset BIGINT NOT NULL REFERENCES assets(id),
@@ -64,7 +70,7 @@ CREATE TABLE asset_values (
     last_seen BIGINT NOT NULL,
     tap TEXT NOT NULL,
     PRIMARY KEY (asset, kind, value)
-);
+){without_rowid};
 CREATE TABLE asset_changes (
     id {id},
     asset BIGINT NOT NULL REFERENCES assets(id),
@@ -89,7 +95,7 @@ CREATE TABLE edges (
     first_seen BIGINT NOT NULL,
     last_seen BIGINT NOT NULL,
     PRIMARY KEY (asset, tap, peer, transport, port, direction)
-);
+){without_rowid};
 CREATE TABLE alerts (
     id {id},
     tap TEXT NOT NULL,
@@ -124,7 +130,7 @@ CREATE TABLE ledger (
     frames BIGINT NOT NULL,
     allowed BIGINT NOT NULL,
     PRIMARY KEY (tap, device, endpoint, transport, port, direction)
-);
+){without_rowid};
 ",
     },
     Migration {
