@@ -19,8 +19,9 @@
 //!
 //! A ClientHello cut by the end of the segment (large post-quantum key shares make them
 //! longer than one MSS) is reported as far as it goes when its cipher list is whole: the
-//! extensions seen give the SNI, ALPN and a JA4 over what was seen (which then differs from
-//! the full JA4), and the dissector returns [`Error::Truncated`] so it is counted.
+//! extensions seen give the SNI and ALPN, the JA4 is left empty (a fingerprint of part of
+//! the extensions would be a wrong one), and the dissector returns [`Error::Truncated`] so
+//! it is counted.
 
 use super::util::{be16, Cursor};
 use super::{Error, Result};
@@ -104,7 +105,9 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     // Shorter than declared: cut by the segment or the record (a message split over records).
     let cut = hello.len() < hs_len;
     let hello = ClientHello::parse(hello.get(..hs_len).unwrap_or(hello), cut)?;
-    let ja4 = hello.ja4()?;
+    // A fingerprint over part of the extensions would be a wrong fingerprint: a cut hello
+    // reports its SNI and ALPN but no JA4.
+    let ja4 = if cut { heapless::Vec::new() } else { hello.ja4()? };
     sink.fact(ctx, &Fact::TlsClientHello { sni: hello.sni, alpn: hello.alpn.filter(|a| !a.is_empty()), ja4: &ja4 });
     if cut {
         Err(Error::Truncated)
@@ -595,7 +598,7 @@ mod tests {
                     assert_eq!(h.len(), usize::from(n >= ciphers_seen), "cut at {n}");
                 }
                 for l in h {
-                    assert_eq!(l.rsplit_once("ja4=").map(|(_, j)| j.len()), Some(JA4_LEN), "{l}");
+                    assert_eq!(l.rsplit_once("ja4=").map(|(_, j)| j.len()), Some(0), "cut hello, no JA4: {l}");
                 }
             }
         }
@@ -607,7 +610,7 @@ mod tests {
         // Cut in the middle of the last (GREASE) extension: everything else was seen.
         let (r, c) = run(&full[..full.len() - 1]);
         assert_eq!(r, Err(Error::Truncated));
-        assert_eq!(hellos(&c), ["TlsClientHello sni=example.org alpn=h2 ja4=t13d1516h2_8daaf6152771_e5627efa2ab1"]);
+        assert_eq!(hellos(&c), ["TlsClientHello sni=example.org alpn=h2 ja4="]);
         // Cut inside the cipher list: speaks, no hello.
         let (r, c) = run(&full[..80]);
         assert_eq!(r, Err(Error::Truncated));
