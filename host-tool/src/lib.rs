@@ -13,3 +13,4 @@ pub mod policy;
 pub mod provision;
 pub mod pull;
 pub mod replay;
+pub mod report;

@@ -54,6 +54,8 @@ enum Command {
     Ledger(wardtap::db::cli::LedgerArgs),
     /// One asset's history: addresses, names, class and software over time.
     History(wardtap::db::cli::HistoryArgs),
+    /// Write the hospital report (HTML, CSV, JSON) with the health ministry checklist.
+    Report(wardtap::report::ReportArgs),
     /// Fetch a tap's summary over its management line; prints like `replay`.
     Pull(wardtap::pull::PullArgs),
     /// Make a tap's id and key at install: a key file for the host, a record for the tap.
@@ -118,6 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::History(a) => {
             Ok(wardtap::db::cli::history(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
         }
+        Command::Report(a) => Ok(wardtap::report::run(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)

@@ -43,14 +43,22 @@ pub fn table(head: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Re
     Ok(())
 }
 
-/// CSV with every field quoted and neutralised; `bom` prefixes a UTF-8 byte-order mark (Excel).
+/// CSV with every field quoted and neutralised (formulas prefixed with `'`, control characters
+/// other than tab replaced with U+FFFD); `bom` prefixes a UTF-8 byte-order mark (Excel).
 pub fn csv(head: &[&str], rows: &[Vec<String>], bom: bool, out: &mut dyn Write) -> io::Result<()> {
     if bom {
         out.write_all("\u{feff}".as_bytes())?;
     }
     writeln!(out, "{}", head.join(","))?;
     for r in rows {
-        let cells: Vec<String> = r.iter().map(|c| csv_field(c)).collect();
+        let cells: Vec<String> = r
+            .iter()
+            .map(|c| {
+                let clean: String =
+                    c.chars().map(|ch| if ch.is_control() && ch != '\t' { '\u{fffd}' } else { ch }).collect();
+                csv_field(&clean)
+            })
+            .collect();
         writeln!(out, "{}", cells.join(","))?;
     }
     Ok(())
