@@ -54,3 +54,22 @@ step "firmware: emulated board (mps2-an386) build, lints, sizes, and end to end 
 arm-none-eabi-size -A target/boards/thumbv7em-none-eabihf/release/wardtap-mps2-an386 \
   | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
 cargo test --locked -p wardtap-tests --test qemu_e2e -- --ignored
+
+step "firmware: real board (NUCLEO-H743ZI) build, lints, sizes (no hardware in CI: build only)"
+(cd firmware/boards/nucleo-h743zi \
+  && cargo fmt -- --check \
+  && cargo clippy --locked --release -- -D warnings \
+  && cargo clippy --locked --release --features forced-100fd -- -D warnings \
+  && cargo build --locked --release)
+h7=target/boards/thumbv7em-none-eabihf/release/wardtap-nucleo-h743zi
+arm-none-eabi-size -A "$h7" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
+# Budgets: flash (code + read-only data + .data's initial image) <= 256 KiB; static RAM
+# (.data + .bss + .uninit) <= the 512 KiB AXI SRAM it is linked into (the stack is in DTCM).
+arm-none-eabi-size -A "$h7" | awk '
+  $1 ~ /^\.(vector_table|text|rodata)$/ { flash += $2 }
+  $1 == ".data" { flash += $2; ram += $2 }
+  $1 ~ /^\.(bss|uninit)$/ { ram += $2 }
+  END {
+    printf "nucleo-h743zi: flash %d bytes (budget 262144), AXI SRAM %d bytes (region 524288)\n", flash, ram
+    if (flash > 262144 || ram > 524288 || flash == 0 || ram == 0) { print "error: over budget"; exit 1 }
+  }'
