@@ -73,3 +73,9 @@ arm-none-eabi-size -A "$h7" | awk '
     printf "nucleo-h743zi: flash %d bytes (budget 262144), AXI SRAM %d bytes (region 524288)\n", flash, ram
     if (flash > 262144 || ram > 524288 || flash == 0 || ram == 0) { print "error: over budget"; exit 1 }
   }'
+# Its hardware-free part (persist's slots on the H7's 32-byte flash words) on the host, with
+# simulated power cuts. Run from here so the board's thumbv7em target does not apply.
+h7t=firmware/boards/nucleo-h743zi/host-tests/Cargo.toml
+cargo fmt --manifest-path "$h7t" -- --check
+cargo clippy --locked --manifest-path "$h7t" --all-targets -- -D warnings
+cargo test --locked --manifest-path "$h7t"

@@ -6,7 +6,7 @@
 #![allow(unsafe_code)]
 
 use crate::monitor::{Lan8742a, MonitorPort, Queue};
-use crate::storage::Slots;
+use crate::storage::{self, Slots};
 use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
@@ -136,7 +136,7 @@ pub fn init() -> Board {
     defmt::info!("PHY at SMI address {}", eth.phy().address());
     let monitor = MonitorPort::new(eth);
 
-    let slots = Slots::new(Flash::new_blocking(p.FLASH));
+    let slots = storage::slots(Flash::new_blocking(p.FLASH));
     Board { monitor, uart, slots, clock, watchdog }
 }
 

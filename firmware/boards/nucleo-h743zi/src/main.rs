@@ -16,6 +16,7 @@
 
 mod hw;
 mod monitor;
+mod slots;
 mod storage;
 
 use cortex_m_rt::entry;
@@ -78,7 +79,7 @@ fn main() -> ! {
     let hw::Board { mut monitor, mut uart, mut slots, clock, mut watchdog } = hw::init();
     let tap = TAP.take();
     let mut clock = Clock { micros: clock, offset_us: 0 };
-    let (key, tap_id) = match provision::decode(&slots.provisioning_record()) {
+    let (key, tap_id) = match provision::decode(&storage::provisioning_record(&slots)) {
         Some((id, key)) => (Some(key), id),
         None => (None, 0),
     };

@@ -1,16 +1,6 @@
 //! The tap's data in the H743's flash (bank 2, see memory.x): the provisioning record, and
-//! `firmware/persist`'s two slots A and B.
-//!
-//! The H743 programs flash in 256-bit words (32 bytes, with ECC) and a word can be programmed
-//! only once between erases. `firmware/persist` writes a slot's payload first, at offset 16,
-//! then its 16-byte header at offset 0 (the commit point): in one 32-byte word that would be
-//! two programmings. [`Slots`] therefore spreads a slot over the sector so that the header
-//! has a flash word of its own:
-//!
-//! | persist offset | flash (from the sector start) |
-//! | --- | --- |
-//! | 0..16 (header) | 0..16, padded with `0xff` to the word's 32 bytes |
-//! | 16.. (payload) | 32.. (each word written once; the last padded with `0xff`) |
+//! `firmware/persist`'s two slots A and B laid out by [`crate::slots`] (the H7 programs
+//! 32-byte words, each once between erases).
 //!
 //! What is persisted today is the link's request-counter floor (with the tap id it belongs
 //! to): after a reboot, requests captured before it are still refused as replays. The
@@ -21,9 +11,9 @@
 //! the H7 that may raise a bus fault rather than return bad data, which persist would have
 //! rejected by its CRC).
 
-use core::cell::RefCell;
-use embassy_stm32::flash::{Blocking, Flash, WRITE_SIZE};
-use wardtap_persist::{FlashError, HEADER_LEN};
+use crate::slots::{self, WordFlash, WORD};
+use embassy_stm32::flash::{Blocking, Flash};
+use wardtap_persist::FlashError;
 use wardtap_proto::mgmt::provision::RECORD_LEN;
 
 /// Flash sector size in bank 2.
@@ -34,104 +24,38 @@ const SLOT_A: u32 = 0x001A_0000;
 const SLOT_B: u32 = 0x001C_0000;
 /// The provisioning record (sector 7 of bank 2).
 const PROVISION: u32 = 0x001E_0000;
-/// Where persist's payload starts in the sector: the header's flash word is skipped.
-const PAYLOAD_AT: u32 = WRITE_SIZE as u32;
 
-/// The board's flash, shared by the provisioning record and the persistence slots.
-pub struct Slots {
-    flash: RefCell<Flash<'static, Blocking>>,
-}
+/// The HAL's blocking flash driver (offsets from 0x0800_0000).
+pub struct H7Flash(Flash<'static, Blocking>);
 
-impl Slots {
-    /// Wraps the HAL's flash driver.
-    pub fn new(flash: Flash<'static, Blocking>) -> Slots {
-        Slots { flash: RefCell::new(flash) }
+impl WordFlash for H7Flash {
+    fn erase(&mut self, at: u32, len: u32) -> Result<(), FlashError> {
+        let to = at.checked_add(len).ok_or(FlashError::Bounds)?;
+        self.0.blocking_erase(at, to).map_err(|_| FlashError::Device)
     }
-
-    /// The provisioning record as written by the probe (all `0xff` when never written).
-    pub fn provisioning_record(&self) -> [u8; RECORD_LEN] {
-        let mut r = [0xffu8; RECORD_LEN];
-        if self.flash.borrow_mut().blocking_read(PROVISION, &mut r).is_err() {
-            defmt::error!("flash: cannot read the provisioning record");
-        }
-        r
+    fn program(&mut self, at: u32, word: &[u8; WORD]) -> Result<(), FlashError> {
+        self.0.blocking_write(at, word).map_err(|_| FlashError::Device)
     }
-
-    fn base(slot: u8) -> Result<u32, FlashError> {
-        match slot {
-            0 => Ok(SLOT_A),
-            1 => Ok(SLOT_B),
-            _ => Err(FlashError::Bounds),
-        }
-    }
-
-    fn program(&self, at: u32, data: &[u8]) -> Result<(), FlashError> {
-        let mut flash = self.flash.borrow_mut();
-        let mut word = [0xffu8; WRITE_SIZE];
-        let mut at = at;
-        for chunk in data.chunks(WRITE_SIZE) {
-            word.fill(0xff);
-            if let Some(dst) = word.get_mut(..chunk.len()) {
-                dst.copy_from_slice(chunk);
-            }
-            flash.blocking_write(at, &word).map_err(|_| FlashError::Device)?;
-            at = at.checked_add(WRITE_SIZE as u32).ok_or(FlashError::Bounds)?;
-        }
-        Ok(())
+    fn read(&mut self, at: u32, buf: &mut [u8]) -> Result<(), FlashError> {
+        self.0.blocking_read(at, buf).map_err(|_| FlashError::Device)
     }
 }
 
-/// Offsets are `u32` in the HAL; a slot is far below 4 GiB.
-fn off(n: usize) -> Result<u32, FlashError> {
-    u32::try_from(n).map_err(|_| FlashError::Bounds)
+/// Slots A and B over the board's flash.
+pub type Slots = slots::Slots<H7Flash>;
+
+/// The board's slots (sectors 5 and 6 of bank 2).
+pub fn slots(flash: Flash<'static, Blocking>) -> Slots {
+    Slots::new(H7Flash(flash), [SLOT_A, SLOT_B], SECTOR)
 }
 
-impl wardtap_persist::Flash for Slots {
-    fn slot_len(&self) -> usize {
-        // persist's offsets 16.. map to 32..SECTOR.
-        (SECTOR - PAYLOAD_AT) as usize + HEADER_LEN
+/// The provisioning record as written by the probe (all `0xff` when never written).
+pub fn provisioning_record(slots: &Slots) -> [u8; RECORD_LEN] {
+    let mut r = [0xffu8; RECORD_LEN];
+    if slots.flash().borrow_mut().read(PROVISION, &mut r).is_err() {
+        defmt::error!("flash: cannot read the provisioning record");
     }
-
-    fn erase(&mut self, slot: u8) -> Result<(), FlashError> {
-        let base = Self::base(slot)?;
-        self.flash.borrow_mut().blocking_erase(base, base + SECTOR).map_err(|_| FlashError::Device)
-    }
-
-    fn write(&mut self, slot: u8, offset: usize, data: &[u8]) -> Result<(), FlashError> {
-        let base = Self::base(slot)?;
-        let end = offset.checked_add(data.len()).ok_or(FlashError::Bounds)?;
-        if end > self.slot_len() {
-            return Err(FlashError::Bounds);
-        }
-        match offset {
-            // The header, alone in its word.
-            0 if data.len() <= HEADER_LEN => self.program(base, data),
-            // The payload, from the start of its first word.
-            HEADER_LEN => self.program(base + PAYLOAD_AT, data),
-            // persist writes nothing else; anything else would program a word twice.
-            _ => Err(FlashError::Bounds),
-        }
-    }
-
-    fn read(&self, slot: u8, offset: usize, buf: &mut [u8]) -> Result<(), FlashError> {
-        let base = Self::base(slot)?;
-        let end = offset.checked_add(buf.len()).ok_or(FlashError::Bounds)?;
-        if end > self.slot_len() {
-            return Err(FlashError::Bounds);
-        }
-        // The part of `buf` in the header (offsets < 16), then the part in the payload.
-        let in_header = HEADER_LEN.saturating_sub(offset).min(buf.len());
-        let (head, tail) = buf.split_at_mut(in_header);
-        let mut flash = self.flash.borrow_mut();
-        if !head.is_empty() {
-            flash.blocking_read(base + off(offset)?, head).map_err(|_| FlashError::Device)?;
-        }
-        if !tail.is_empty() {
-            let from = offset.max(HEADER_LEN) - HEADER_LEN;
-            flash.blocking_read(base + PAYLOAD_AT + off(from)?, tail).map_err(|_| FlashError::Device)?;
-        }
-        Ok(())
-    }
+    r
 }
 
 /// What this board persists: the tap id and the link's request-counter floor.
