@@ -96,7 +96,9 @@ impl MonitorPort {
     /// The port's counters, with what the hardware counted since the last call folded in.
     ///
     /// Dropped: frames the receive queue overflowed on (`MTLRXQMPOCR.OVFPKTCNT`) plus frames
-    /// the DMA missed for want of a free descriptor (`DMACMFCR.MFC`); both clear on read.
+    /// the DMA missed for want of a free descriptor (`DMACMFCR.MFC`); both clear on read
+    /// and saturate at 2,047 (11 bits), so a burst longer than that between two reads (a
+    /// flash erase) is under-counted.
     /// Errors: the MMC's CRC-error counter (free-running, 32 bits). Too long: always 0 here:
     /// the HAL drops a frame that spans descriptors (longer than 1,536 bytes) with a
     /// defmt warning but does not count it.
