@@ -60,7 +60,8 @@ step "firmware: real board (NUCLEO-H743ZI) build, lints, sizes (no hardware in C
   && cargo fmt -- --check \
   && cargo clippy --locked --release -- -D warnings \
   && cargo clippy --locked --release --features forced-100fd -- -D warnings \
-  && cargo build --locked --release)
+  && cargo build --locked --release \
+  && [ "$(cargo tree --locked -e normal -i smoltcp --depth 0)" = "smoltcp v0.12.0" ])  # one smoltcp: no embassy-net
 h7=target/boards/thumbv7em-none-eabihf/release/wardtap-nucleo-h743zi
 arm-none-eabi-size -A "$h7" | grep -E '^\.(vector_table|text|rodata|data|bss|uninit) '
 # Budgets: flash (code + read-only data + .data's initial image) <= 256 KiB; static RAM
