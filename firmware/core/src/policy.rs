@@ -33,6 +33,36 @@ pub enum Mode {
     Locked,
 }
 
+impl Mode {
+    /// Stable 9-byte form for flash: a tag then a big-endian u64 argument.
+    pub fn encode(&self) -> [u8; 9] {
+        let (tag, arg) = match *self {
+            Mode::Observe => (0u8, 0u64),
+            Mode::LearnFor { secs } => (1, secs as u64),
+            Mode::Learning { until } => (2, until),
+            Mode::Locked => (3, 0),
+        };
+        let mut b = [0u8; 9];
+        b[0] = tag;
+        b[1..].copy_from_slice(&arg.to_be_bytes());
+        b
+    }
+
+    /// Inverse of [`Mode::encode`]; `None` for bytes it never writes.
+    pub fn decode(b: &[u8; 9]) -> Option<Mode> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[1..]);
+        let arg = u64::from_be_bytes(a);
+        match b[0] {
+            0 => Some(Mode::Observe),
+            1 => u32::try_from(arg).ok().map(|secs| Mode::LearnFor { secs }),
+            2 => Some(Mode::Learning { until: arg }),
+            3 => Some(Mode::Locked),
+            _ => None,
+        }
+    }
+}
+
 /// What kind of thing a baseline entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -305,6 +335,33 @@ impl Policy {
         self.learn_key(k);
     }
 
+    /// Every baseline entry, for saving across power cuts (see [`BaselineEntry`]).
+    pub fn baseline_export(&self) -> impl Iterator<Item = BaselineEntry> + '_ {
+        self.baseline.iter().map(|(_, k, _)| BaselineEntry::from_key(k))
+    }
+
+    /// Puts back one saved entry (whatever the mode). Returns false when the baseline is full
+    /// (counted) or the entry is not one this build writes.
+    pub fn baseline_import(&mut self, e: &BaselineEntry) -> bool {
+        let Some(k) = e.to_key() else { return false };
+        match self.baseline.insert(k, Unit) {
+            Some(Inserted::New(_)) => {
+                self.counters.baseline_entries += 1;
+                true
+            }
+            Some(Inserted::Existing(_)) => true,
+            None => {
+                self.counters.baseline_full += 1;
+                false
+            }
+        }
+    }
+
+    /// Restores a saved mode (a learning window keeps its original end).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
     fn has(&self, k: &BaseKey) -> bool {
         self.baseline.find(k).is_some()
     }
@@ -353,6 +410,38 @@ impl Policy {
         } else {
             Verdict::Unexpected
         }
+    }
+}
+
+/// One baseline entry in a stable 18-byte form, for flash: device MAC (6), kind (1),
+/// transport (1), port (2, big-endian), what (8: a destination prefix or a name/peer hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BaselineEntry(pub [u8; BaselineEntry::LEN]);
+
+impl BaselineEntry {
+    /// Encoded length.
+    pub const LEN: usize = 18;
+
+    fn from_key(k: &BaseKey) -> Self {
+        let mut b = [0u8; Self::LEN];
+        b[..6].copy_from_slice(&k.mac);
+        b[6] = k.kind;
+        b[7] = k.transport;
+        b[8..10].copy_from_slice(&k.port.to_be_bytes());
+        b[10..].copy_from_slice(&k.what);
+        BaselineEntry(b)
+    }
+
+    fn to_key(self) -> Option<BaseKey> {
+        let b = self.0;
+        if b[6] > Learned::Service as u8 {
+            return None;
+        }
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&b[..6]);
+        let mut what = [0u8; 8];
+        what.copy_from_slice(&b[10..]);
+        Some(BaseKey { mac, kind: b[6], transport: b[7], port: u16::from_be_bytes([b[8], b[9]]), what })
     }
 }
 
@@ -473,6 +562,35 @@ mod tests {
         // Learning stopped: nothing more is recorded.
         p.learn(PUMP, Learn::Name(b"late.example.com"));
         assert_eq!(p.decide(&q(Subject::Lookup { name: b"late.example.com" })), Verdict::Unexpected);
+    }
+
+    #[test]
+    fn baseline_survives_export_and_import() {
+        let mut p = Box::new(Policy::new(0));
+        p.learn_for(60);
+        p.tick(0);
+        p.learn(PUMP, Learn::Device);
+        p.learn(PUMP, Learn::External { peer: IpAddr::V4([198, 51, 100, 7]), transport: Transport::Tcp, port: 443 });
+        p.learn(PUMP, Learn::Name(b"devs.example.com"));
+        let saved: std::vec::Vec<BaselineEntry> = p.baseline_export().collect();
+        assert_eq!(saved.len(), 3);
+        let mut q = Box::new(Policy::new(7));
+        for e in &saved {
+            assert!(q.baseline_import(e));
+        }
+        q.set_mode(Mode::Locked);
+        let ask = |what| Question { mac: PUMP, class: DeviceClass::InfusionPump, what };
+        assert_eq!(q.decide(&ask(Subject::Device)), Verdict::Baseline);
+        assert_eq!(q.decide(&ask(ext([198, 51, 100, 8], 443, None))), Verdict::Baseline);
+        assert_eq!(q.decide(&ask(Subject::Lookup { name: b"devs.example.com" })), Verdict::Baseline);
+        for m in [Mode::Observe, Mode::LearnFor { secs: 90 }, Mode::Learning { until: 1 << 50 }, Mode::Locked] {
+            assert_eq!(Mode::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(Mode::decode(&[9; 9]), None);
+        // A corrupt kind byte is refused, not learned.
+        let mut bad = saved[0];
+        bad.0[6] = 0xee;
+        assert!(!q.baseline_import(&bad));
     }
 
     #[test]

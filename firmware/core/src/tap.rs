@@ -5,7 +5,7 @@ use crate::detect::{self, Detector};
 use crate::dissect::{Layer, Pipeline};
 use crate::fact::{Fact, FrameCtx, Sink, Timestamp};
 use crate::inventory::Inventory;
-use crate::policy::{Mode, Policy, Question, Subject};
+use crate::policy::{BaselineEntry, Mode, Policy, Question, Subject};
 use wardtap_proto::{
     text_from, AlertRecord, AssetRecord, Counters, EdgeRecord, LedgerRecord, PolicyRule, TableFill, Thresholds,
 };
@@ -94,6 +94,26 @@ impl Tap {
     /// Learning mode.
     pub fn mode(&self) -> Mode {
         self.state.policy.mode()
+    }
+
+    /// The policy rules in force (to save them across power cuts).
+    pub fn policy_rules(&self) -> &[PolicyRule] {
+        self.state.policy.rules()
+    }
+
+    /// Every learned baseline entry (to save across power cuts).
+    pub fn baseline_export(&self) -> impl Iterator<Item = BaselineEntry> + '_ {
+        self.state.policy.baseline_export()
+    }
+
+    /// Restores a saved baseline entry; false when it does not fit or is not valid.
+    pub fn baseline_import(&mut self, e: &BaselineEntry) -> bool {
+        self.state.policy.baseline_import(e)
+    }
+
+    /// Restores a saved learning mode.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.state.policy.set_mode(mode);
     }
 
     /// Replaces the policy rules; returns how many were taken (the rest are counted).
