@@ -1,8 +1,10 @@
-//! Power-cut-safe persistence of one blob (the tap's baseline, policy and link counter
-//! floor, encoded by the caller) in two flash slots, A and B.
+//! Power-cut-safe persistence of one blob in two flash slots, A and B; and [`image`], the
+//! blob a tap saves (its baseline, policy rules, learning mode and link counter floor).
 //!
-//! Each save goes to the slot *not* holding the newest good copy: erase, write the payload,
-//! then write the header last (magic, sequence number, length, CRC-32 over all of it). The
+//! Each save goes to the slot *not* holding the newest good copy: erase, write the payload
+//! (streamed through a [`Writer`], [`STAGE`] bytes at a time, so a 40 KiB image never sits in
+//! RAM), read it back against the CRC of what was streamed, then write the header last
+//! (magic, sequence number, length, CRC-32 over sequence number, payload and length). The
 //! header is the commit point: a power cut anywhere before it completes leaves that slot
 //! unreadable and the other slot, the previous copy, in force. Loading reads both slots and
 //! takes the valid one with the higher sequence number (serial-number arithmetic, so the
@@ -15,10 +17,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod image;
+
+#[cfg(test)]
+extern crate std;
+
 /// Bytes of the slot header.
 pub const HEADER_LEN: usize = 16;
-/// Header magic.
-pub const MAGIC: u32 = u32::from_le_bytes(*b"WTP1");
+/// Header magic (`WTP2`: the CRC covers sequence number, payload, then length).
+pub const MAGIC: u32 = u32::from_le_bytes(*b"WTP2");
 
 /// A flash error (or a power cut, in the simulation).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -35,7 +42,9 @@ pub trait Flash {
     fn slot_len(&self) -> usize;
     /// Erases a slot (0 or 1) to `0xff`.
     fn erase(&mut self, slot: u8) -> Result<(), FlashError>;
-    /// Programs bytes at `offset` in a slot.
+    /// Programs bytes at `offset` in a slot, each byte at most once between erases. persist
+    /// writes the payload in order at offsets `HEADER_LEN + k * STAGE`, [`STAGE`] bytes each
+    /// but the last, then the [`HEADER_LEN`]-byte header at offset 0.
     fn write(&mut self, slot: u8, offset: usize, data: &[u8]) -> Result<(), FlashError>;
     /// Reads bytes at `offset` in a slot.
     fn read(&self, slot: u8, offset: usize, buf: &mut [u8]) -> Result<(), FlashError>;
@@ -50,6 +59,8 @@ pub enum Error {
     Flash(FlashError),
     /// The caller's buffer is smaller than the stored payload.
     BufferTooSmall,
+    /// The slot read back differs from what was written: not committed.
+    Verify,
 }
 
 impl From<FlashError> for Error {
@@ -80,10 +91,16 @@ pub struct Found {
     pub len: usize,
 }
 
-/// Reads bytes through a small stack buffer (bounded by the slot length).
+/// The slot CRC: over the sequence number, the payload, then its length (so that a
+/// streamed payload's length need not be known in advance).
 fn crc_of<F: Flash>(flash: &F, slot: u8, seq: u32, len: usize) -> Result<u32, FlashError> {
-    let mut crc = crc32(!0, &seq.to_le_bytes());
-    crc = crc32(crc, &(len as u32).to_le_bytes());
+    let crc = payload_crc(flash, slot, crc32(!0, &seq.to_le_bytes()), len)?;
+    Ok(!crc32(crc, &(len as u32).to_le_bytes()))
+}
+
+/// Continues `crc` over a slot's payload, read through a small stack buffer (bounded by
+/// `len`).
+fn payload_crc<F: Flash>(flash: &F, slot: u8, mut crc: u32, len: usize) -> Result<u32, FlashError> {
     let mut chunk = [0u8; 64];
     let mut at = 0;
     while at < len {
@@ -93,7 +110,7 @@ fn crc_of<F: Flash>(flash: &F, slot: u8, seq: u32, len: usize) -> Result<u32, Fl
         crc = crc32(crc, buf);
         at += n;
     }
-    Ok(!crc)
+    Ok(crc)
 }
 
 /// Checks one slot.
@@ -111,12 +128,24 @@ pub fn check<F: Flash>(flash: &F, slot: u8) -> Option<Found> {
     (crc_of(flash, slot, seq, len).ok()? == crc).then_some(Found { slot, seq, len })
 }
 
+/// Whether sequence number `a` is newer than `b` (serial-number arithmetic).
+fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// The valid copies, newest first (none, one or two).
+pub fn valid<F: Flash>(flash: &F) -> [Option<Found>; 2] {
+    match (check(flash, 0), check(flash, 1)) {
+        (Some(a), Some(b)) if newer(b.seq, a.seq) => [Some(b), Some(a)],
+        (Some(a), b) => [Some(a), b],
+        (None, b) => [b, None],
+    }
+}
+
 /// The newest valid copy, if any.
 pub fn newest<F: Flash>(flash: &F) -> Option<Found> {
-    match (check(flash, 0), check(flash, 1)) {
-        (Some(a), Some(b)) => Some(if (b.seq.wrapping_sub(a.seq) as i32) > 0 { b } else { a }),
-        (a, b) => a.or(b),
-    }
+    let [first, _] = valid(flash);
+    first
 }
 
 /// Loads the newest valid copy into `buf`; returns its length, or `None` when neither slot
@@ -133,23 +162,139 @@ pub fn save<F: Flash>(flash: &mut F, payload: &[u8]) -> Result<Found, Error> {
     if payload.len() > flash.slot_len().saturating_sub(HEADER_LEN) {
         return Err(Error::TooLarge);
     }
-    let (slot, seq) = match newest(flash) {
-        Some(f) => (1 - f.slot, f.seq.wrapping_add(1)),
-        None => (0, 1),
-    };
-    flash.erase(slot)?;
-    flash.write(slot, HEADER_LEN, payload)?;
-    let len = payload.len();
-    let crc = crc_of(flash, slot, seq, len)?;
-    let mut h = [0u8; HEADER_LEN];
-    for (i, w) in [MAGIC, seq, len as u32, crc].into_iter().enumerate() {
-        if let Some(d) = h.get_mut(4 * i..4 * i + 4) {
-            d.copy_from_slice(&w.to_le_bytes());
-        }
+    let mut w = Writer::begin(flash)?;
+    w.write(payload)?;
+    w.finish()
+}
+
+/// Where the next save goes: the slot not holding the newest valid copy, and the sequence
+/// number after it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Target {
+    /// The slot to erase and write.
+    pub slot: u8,
+    /// Its new sequence number.
+    pub seq: u32,
+}
+
+/// The slot and sequence number of the next save.
+pub fn next_target<F: Flash>(flash: &F) -> Target {
+    match newest(flash) {
+        Some(f) => Target { slot: 1 - f.slot, seq: f.seq.wrapping_add(1) },
+        None => Target { slot: 0, seq: 1 },
     }
-    // Commit point: until this write completes the slot reads as invalid.
-    flash.write(slot, 0, &h)?;
-    Ok(Found { slot, seq, len })
+}
+
+/// Payload bytes a [`Writer`] collects before programming them: the payload reaches
+/// [`Flash::write`] at offsets `HEADER_LEN + k * STAGE`, `STAGE` bytes at a time, the last
+/// piece shorter. A multiple of every program unit in use (the H7's 32-byte word).
+pub const STAGE: usize = 256;
+
+/// A save in progress, for payloads too large for RAM: the payload is streamed in with
+/// [`Writer::write`] and programmed [`STAGE`] bytes at a time; [`Writer::finish`] reads it
+/// back, checks it against the CRC of what was streamed, and only then writes the header
+/// (the commit point). Dropping a writer without `finish` leaves the slot invalid and the
+/// previous copy in force, exactly like a power cut.
+pub struct Writer<'f, F: Flash> {
+    flash: &'f mut F,
+    target: Target,
+    /// Payload bytes programmed so far.
+    at: usize,
+    stage: [u8; STAGE],
+    staged: usize,
+    /// CRC (running) over sequence number, then payload; the length goes in at the end.
+    crc: u32,
+}
+
+impl<'f, F: Flash> Writer<'f, F> {
+    /// Chooses the slot ([`next_target`]) and erases it.
+    pub fn begin(flash: &'f mut F) -> Result<Self, Error> {
+        let target = next_target(flash);
+        flash.erase(target.slot)?;
+        Ok(Self::on_erased(flash, target))
+    }
+
+    /// For a caller that erased `target.slot` itself (e.g. without blocking, while it went on
+    /// with other work). The slot must be erased and nothing else written since
+    /// [`next_target`] returned `target`.
+    pub fn on_erased(flash: &'f mut F, target: Target) -> Self {
+        Writer { flash, target, at: 0, stage: [0xff; STAGE], staged: 0, crc: crc32(!0, &target.seq.to_le_bytes()) }
+    }
+
+    /// The slot and sequence number being written.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// Payload bytes taken so far.
+    pub fn len(&self) -> usize {
+        self.at.saturating_add(self.staged)
+    }
+
+    /// Whether nothing was taken yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends payload bytes.
+    pub fn write(&mut self, mut data: &[u8]) -> Result<(), Error> {
+        let room = self.flash.slot_len().saturating_sub(HEADER_LEN);
+        if self.len().checked_add(data.len()).is_none_or(|end| end > room) {
+            return Err(Error::TooLarge);
+        }
+        // Bounded by data.len() / STAGE + 1 rounds.
+        while !data.is_empty() {
+            let free = self.stage.get_mut(self.staged..).unwrap_or(&mut []);
+            let n = free.len().min(data.len());
+            let (now, rest) = data.split_at(n);
+            if let Some(dst) = free.get_mut(..n) {
+                dst.copy_from_slice(now);
+            }
+            self.staged += n;
+            data = rest;
+            if self.staged == STAGE {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Programs what is staged.
+    fn flush(&mut self) -> Result<(), Error> {
+        let piece = self.stage.get(..self.staged).unwrap_or(&[]);
+        if piece.is_empty() {
+            return Ok(());
+        }
+        self.crc = crc32(self.crc, piece);
+        self.flash.write(self.target.slot, HEADER_LEN + self.at, piece)?;
+        self.at += piece.len();
+        self.staged = 0;
+        self.stage = [0xff; STAGE];
+        Ok(())
+    }
+
+    /// Programs the rest, verifies the slot by reading it back, and commits it by writing
+    /// its header. Returns the new copy.
+    pub fn finish(mut self) -> Result<Found, Error> {
+        self.flush()?;
+        let Target { slot, seq } = self.target;
+        let len = self.at;
+        let crc = !crc32(self.crc, &(len as u32).to_le_bytes());
+        // What the flash holds must be what was streamed: a write that silently failed must
+        // not be committed (its CRC would then describe the wrong bytes).
+        if crc_of(self.flash, slot, seq, len)? != crc {
+            return Err(Error::Verify);
+        }
+        let mut h = [0u8; HEADER_LEN];
+        for (i, w) in [MAGIC, seq, len as u32, crc].into_iter().enumerate() {
+            if let Some(d) = h.get_mut(4 * i..4 * i + 4) {
+                d.copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        // Commit point: until this write completes the slot reads as invalid.
+        self.flash.write(slot, 0, &h)?;
+        Ok(Found { slot, seq, len })
+    }
 }
 
 /// A simulated NOR flash for host tests: erase sets `0xff`, a write can only clear bits,
@@ -230,7 +375,6 @@ pub mod sim {
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::sim::SimFlash;
     use super::*;
     use std::vec::Vec;
