@@ -15,7 +15,7 @@
 //! | 6 | 2 | the management protocol's `PROTOCOL_VERSION` (the rules' postcard shape) |
 //! | 8 | 4 | tap id |
 //! | 12 | 8 | link request-counter floor |
-//! | 20 | 9 | mode ([`Mode::encode`]) |
+//! | 20 | 9 | mode ([`Mode::encode`] of [`saved_mode`]) |
 //! | 29 | 2 | rule count (≤ `MAX_POLICY_RULES`) |
 //! | 31 | 4 | baseline entry count |
 //! | 35 | … | each rule: its length (1 byte, ≤ [`RULE_MAX`]) then its postcard encoding |
@@ -135,18 +135,67 @@ pub enum Outcome {
 }
 
 /// Saves the tap's baseline, rules and mode and the link's floor as the newest copy: erases
-/// the other slot, streams the image in, commits it.
-pub fn save<F: Flash>(flash: &mut F, tap: &Tap, link: Link) -> Result<Saved, Error> {
+/// the other slot, streams the image in, commits it. `now_us` is the clock the tap's frames
+/// are stamped with: a learning window in progress is saved as the time it has left
+/// ([`saved_mode`]).
+pub fn save<F: Flash>(flash: &mut F, tap: &Tap, link: Link, now_us: u64) -> Result<Saved, Error> {
     let w = Writer::begin(flash)?;
-    stream(w, tap, link)
+    stream(w, tap, link, now_us)
 }
 
 /// As [`save`], into a slot the caller erased itself ([`Writer::on_erased`]).
-pub fn save_erased<F: Flash>(flash: &mut F, target: Target, tap: &Tap, link: Link) -> Result<Saved, Error> {
-    stream(Writer::on_erased(flash, target), tap, link)
+pub fn save_erased<F: Flash>(
+    flash: &mut F,
+    target: Target,
+    tap: &Tap,
+    link: Link,
+    now_us: u64,
+) -> Result<Saved, Error> {
+    stream(Writer::on_erased(flash, target), tap, link, now_us)
 }
 
-fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link) -> Result<Saved, Error> {
+/// The mode as saved. A learning window's end is a time on the board's clock, which starts
+/// again from boot (until the host sets it) after a power cut: saved as such it could mean
+/// learning for decades, or not at all. It is saved as the whole seconds it has left at
+/// `now_us`, counted again from the first frame after the restore.
+pub fn saved_mode(mode: Mode, now_us: u64) -> Mode {
+    match mode {
+        Mode::Learning { until } => {
+            let left = until.saturating_sub(now_us).div_ceil(1_000_000);
+            Mode::LearnFor { secs: u32::try_from(left).unwrap_or(u32::MAX) }
+        }
+        m => m,
+    }
+}
+
+/// When a board saves: after the link accepted a configuration change (a policy, learning
+/// started or locked), and when a learning window ends by itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Watch {
+    learning: bool,
+}
+
+impl Watch {
+    /// Watching `tap` from its current mode.
+    pub fn new(tap: &Tap) -> Self {
+        Watch { learning: learning(tap.mode()) }
+    }
+
+    /// Call once per main-loop round with the link's `take_changed()`; true when a save is
+    /// due.
+    pub fn due(&mut self, tap: &Tap, changed: bool) -> bool {
+        let mode = tap.mode();
+        let locked_itself = self.learning && mode == Mode::Locked;
+        self.learning = learning(mode);
+        changed || locked_itself
+    }
+}
+
+fn learning(m: Mode) -> bool {
+    matches!(m, Mode::LearnFor { .. } | Mode::Learning { .. })
+}
+
+fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link, now_us: u64) -> Result<Saved, Error> {
     let rules = tap.policy_rules();
     let rule_count = u16::try_from(rules.len()).map_err(|_| Error::TooLarge)?;
     // Counted first so the header can lead; bounded by the baseline's capacity.
@@ -157,7 +206,7 @@ fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link) -> Result<Saved
     put(&mut h, field::PROTOCOL, &PROTOCOL_VERSION.to_le_bytes());
     put(&mut h, field::TAP_ID, &link.tap_id.to_le_bytes());
     put(&mut h, field::FLOOR, &link.floor.to_le_bytes());
-    put(&mut h, field::MODE, &tap.mode().encode());
+    put(&mut h, field::MODE, &saved_mode(tap.mode(), now_us).encode());
     put(&mut h, field::RULES, &rule_count.to_le_bytes());
     put(&mut h, field::ENTRIES, &entries.to_le_bytes());
     w.write(&h)?;

@@ -29,6 +29,7 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"WTP2");
 
 /// A flash error (or a power cut, in the simulation).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum FlashError {
     /// Outside the slot.
     Bounds,
@@ -52,6 +53,7 @@ pub trait Flash {
 
 /// Why a save or load failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error {
     /// The payload does not fit a slot.
     TooLarge,
@@ -82,6 +84,7 @@ fn crc32(mut crc: u32, data: &[u8]) -> u32 {
 
 /// A valid slot's sequence number and payload length.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Found {
     /// Which slot.
     pub slot: u8,
@@ -170,6 +173,7 @@ pub fn save<F: Flash>(flash: &mut F, payload: &[u8]) -> Result<Found, Error> {
 /// Where the next save goes: the slot not holding the newest valid copy, and the sequence
 /// number after it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Target {
     /// The slot to erase and write.
     pub slot: u8,

@@ -4,12 +4,16 @@
 //! `wardtap-persist`); `hw`, `monitor` and `storage` are the only modules that touch
 //! hardware.
 //!
+//! Boot: the baseline, policy, learning mode and link counter floor saved in flash are
+//! restored into the fresh tap before the first frame is taken.
+//!
 //! Main loop, as on the emulated board: take up to [`FRAMES_PER_ROUND`] frames into the
 //! core, move the pending response a little further out to the UART, take request bytes
-//! while no response is pending; persist the request-counter floor when an accepted request
-//! changed the tap's configuration; when nothing was done, sleep until the ETH DMA, the UART
-//! or the 1 kHz tick raises an interrupt. Serving one request is bounded (one page), so
-//! frames wait at most that long in the DMA's receive ring ([`monitor::RX_FRAMES`]).
+//! while no response is pending; save the tap's image when an accepted request changed its
+//! configuration or learning locked by itself (the sector erase runs in the background, see
+//! `storage`); when nothing was done, sleep until the ETH DMA, the UART or the 1 kHz tick
+//! raises an interrupt. Serving one request is bounded (one page), so frames wait at most
+//! that long in the DMA's receive ring ([`monitor::RX_FRAMES`]).
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -22,9 +26,10 @@ mod storage;
 use cortex_m_rt::entry;
 use defmt_rtt as _;
 use static_cell::ConstStaticCell;
-use storage::Saved;
+use storage::Persist;
 use wardtap_core::Tap;
 use wardtap_link::{Board, Server};
+use wardtap_persist::image::{Link, Watch};
 use wardtap_proto::mgmt::{provision, NicCounters};
 
 /// Frames taken per round before looking at the management line.
@@ -76,14 +81,17 @@ impl Board for View<'_> {
 
 #[entry]
 fn main() -> ! {
-    let hw::Board { mut monitor, mut uart, mut slots, clock, mut watchdog } = hw::init();
+    let hw::Board { mut monitor, mut uart, slots, clock, mut watchdog } = hw::init();
     let tap = TAP.take();
     let mut clock = Clock { micros: clock, offset_us: 0 };
-    let (key, tap_id) = match provision::decode(&storage::provisioning_record(&slots)) {
+    let mut persist = Persist::new(slots);
+    let (key, tap_id) = match provision::decode(&storage::provisioning_record(persist.slots())) {
         Some((id, key)) => (Some(key), id),
         None => (None, 0),
     };
-    let floor = Saved::load_floor(&slots, tap_id);
+    // Before any frame: what was saved decides from the first one on.
+    let floor = persist.restore(tap, tap_id);
+    let mut watch = Watch::new(tap);
     let mut server = Server::new(key, tap_id, floor, env!("CARGO_PKG_VERSION"), "nucleo-h743zi");
     defmt::info!(
         "wardtap {} on nucleo-h743zi: tap id {}, {}, counter floor {}, core state {} bytes",
@@ -122,10 +130,14 @@ fn main() -> ! {
                 }
             }
         }
-        if server.take_changed() {
-            // A new policy or learning state was accepted: keep its counter as the floor
-            // so the request cannot be replayed after a reboot.
-            Saved { tap_id, floor: server.last_counter() }.save(&mut slots);
+        if watch.due(tap, server.take_changed()) {
+            // A new policy or learning state (and the request's counter as the floor, so it
+            // cannot be replayed after a reboot), or learning locked by itself.
+            persist.request();
+        }
+        if persist.busy() {
+            let (now, frames_clock) = (clock.micros.now_us(), clock.now_us());
+            persist.poll(tap, Link { tap_id, floor: server.last_counter() }, now, frames_clock);
         }
         let now = clock.micros.now_us();
         if now >= next_link_poll {

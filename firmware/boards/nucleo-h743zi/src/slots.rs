@@ -1,14 +1,16 @@
 //! `firmware/persist`'s two slots on a flash that programs whole 32-byte words, each once
 //! between erases (the STM32H7's flash: 256-bit words with ECC).
 //!
-//! persist writes a slot's payload first, at offset 16, then its 16-byte header at offset 0
-//! (the commit point): in one 32-byte word that would be two programmings. [`Slots`]
-//! therefore spreads a slot over its sector so that the header has a word of its own:
+//! persist writes a slot's payload first, from offset 16 in pieces of
+//! [`STAGE`](wardtap_persist::STAGE) bytes (256: eight words), then its 16-byte header at
+//! offset 0 (the commit point): in one 32-byte word that would be two programmings.
+//! [`Slots`] therefore spreads a slot over its sector so that the header has a word of its
+//! own:
 //!
 //! | persist offset | flash (from the sector start) |
 //! | --- | --- |
 //! | 0..16 (header) | 0..16, padded with `0xff` to the word's 32 bytes |
-//! | 16.. (payload) | 32.. (each word programmed once; the last padded with `0xff`) |
+//! | 16.. (payload) | 32.. (each word programmed once; only the last piece may end inside a word, padded with `0xff`) |
 //!
 //! Free of the HAL (the board implements [`WordFlash`] over it), so the host tests in
 //! `host-tests/` run this very file against a simulated H7 flash with power cuts.
@@ -93,11 +95,15 @@ impl<F: WordFlash> wardtap_persist::Flash for Slots<F> {
         if end > self.slot_len() {
             return Err(FlashError::Bounds);
         }
-        match offset {
+        match offset.checked_sub(HEADER_LEN) {
             // The header, alone in its word.
-            0 if data.len() <= HEADER_LEN => self.program(base, data),
-            // The payload, from the start of its first word.
-            HEADER_LEN => self.program(base.checked_add(WORD_U32).ok_or(FlashError::Bounds)?, data),
+            None if offset == 0 && data.len() <= HEADER_LEN => self.program(base, data),
+            // A payload piece, from the start of a word (persist's pieces are whole words
+            // but the last, so no word is programmed twice).
+            Some(at) if at % WORD == 0 => {
+                let at = base.checked_add(WORD_U32).and_then(|b| b.checked_add(off(at).ok()?));
+                self.program(at.ok_or(FlashError::Bounds)?, data)
+            }
             // persist writes nothing else; anything else would program a word twice.
             _ => Err(FlashError::Bounds),
         }

@@ -75,7 +75,7 @@ fn empty_flash_restores_nothing_and_an_empty_tap_round_trips() {
     let (t, o) = restored(&f);
     assert_eq!(o, Outcome::Nothing);
     assert_eq!(state(&t), state(&fresh()));
-    let s = save(&mut f, &fresh(), LINK).unwrap();
+    let s = save(&mut f, &fresh(), LINK, 0).unwrap();
     assert_eq!((s.slot, s.seq, s.bytes, s.rules, s.entries), (0, 1, IMAGE_HEADER_LEN as u32, 0, 0));
     let (t, o) = restored(&f);
     let Outcome::Restored(r) = o else { panic!("{o:?}") };
@@ -88,10 +88,10 @@ fn rules_baseline_mode_and_floor_round_trip() {
     let mut tap = fresh();
     tap.set_policy(&rules());
     crafted(&mut tap, 200, 1);
-    for mode in [Mode::LearnFor { secs: 90 }, Mode::Learning { until: 1 << 50 }, Mode::Locked] {
+    for mode in [Mode::Observe, Mode::LearnFor { secs: 90 }, Mode::Locked] {
         tap.set_mode(mode);
         let mut f = SimFlash::<N>::new();
-        let s = save(&mut f, &tap, LINK).unwrap();
+        let s = save(&mut f, &tap, LINK, 0).unwrap();
         assert_eq!((s.rules, s.entries), (3, 200));
         let (t, o) = restored(&f);
         let Outcome::Restored(r) = o else { panic!("{o:?}") };
@@ -111,7 +111,7 @@ fn a_full_tap_fits_max_image_len_and_round_trips() {
     crafted(&mut tap, MAX_BASELINE, 2);
     tap.set_mode(Mode::Locked);
     let mut f = SimFlash::<{ 48 * 1024 }>::new();
-    let s = save(&mut f, &tap, LINK).unwrap();
+    let s = save(&mut f, &tap, LINK, 0).unwrap();
     assert!(s.bytes as usize <= MAX_IMAGE_LEN, "{} > {MAX_IMAGE_LEN}", s.bytes);
     assert_eq!(s.entries as usize, MAX_BASELINE);
     let mut t = fresh();
@@ -120,8 +120,8 @@ fn a_full_tap_fits_max_image_len_and_round_trips() {
     assert_eq!(state(&t), state(&tap));
     // And a slot too small for it refuses the save and keeps what it had.
     let mut small = SimFlash::<N>::new();
-    save(&mut small, &fresh(), LINK).unwrap();
-    assert_eq!(save(&mut small, &tap, LINK), Err(Error::TooLarge));
+    save(&mut small, &fresh(), LINK, 0).unwrap();
+    assert_eq!(save(&mut small, &tap, LINK, 0), Err(Error::TooLarge));
     assert_eq!(restored(&small).0.baseline_export().count(), 0);
     assert!(matches!(restored(&small).1, Outcome::Restored(_)));
 }
@@ -152,7 +152,7 @@ fn an_image_it_cannot_use_falls_back_to_the_older_copy() {
     ];
     for (edit, why) in cases {
         let mut f = SimFlash::<N>::new();
-        save(&mut f, &tap, LINK).unwrap();
+        save(&mut f, &tap, LINK, 0).unwrap();
         let good = state(&tap);
         recommit(&mut f, edit);
         // The newest is refused, the older (the good image) is taken.
@@ -172,7 +172,7 @@ fn an_entry_of_an_unknown_kind_is_refused_and_counted() {
     let mut tap = fresh();
     crafted(&mut tap, 5, 4);
     let mut f = SimFlash::<N>::new();
-    save(&mut f, &tap, LINK).unwrap();
+    save(&mut f, &tap, LINK, 0).unwrap();
     recommit(&mut f, |b| b[IMAGE_HEADER_LEN + 6] = 0xee);
     let (t, o) = restored(&f);
     assert!(matches!(o, Outcome::Restored(Restored { entries: 4, refused: 1, .. })), "{o:?}");
@@ -191,10 +191,10 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
     let mut tap = fresh();
     tap.set_policy(&rules());
     crafted(&mut tap, 60, 5);
-    tap.set_mode(Mode::Learning { until: 99 });
+    tap.set_mode(Mode::LearnFor { secs: 99 });
     let old_state = state(&tap);
     let mut base = SimFlash::<N>::new();
-    save(&mut base, &tap, Link { tap_id: TAP_ID, floor: 1 }).unwrap();
+    save(&mut base, &tap, Link { tap_id: TAP_ID, floor: 1 }, 0).unwrap();
     let old = newest_bytes(&base).unwrap();
     tap.set_policy(&rules()[..1]);
     crafted(&mut tap, 90, 6);
@@ -202,7 +202,7 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
     let new_state = state(&tap);
     let mut whole = SimFlash::<N>::new();
     whole.cells = base.cells;
-    save(&mut whole, &tap, LINK).unwrap();
+    save(&mut whole, &tap, LINK, 0).unwrap();
     let new = newest_bytes(&whole).unwrap();
     assert!(new.len() > 2 * STAGE, "the new image spans several staged writes");
 
@@ -218,7 +218,7 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
         let mut f = SimFlash::<N>::new();
         f.cells = base.cells;
         f.budget = Some(cut);
-        let r = save(&mut f, &tap, LINK);
+        let r = save(&mut f, &tap, LINK, 0);
         f.budget = None; // power back
         let got = newest_bytes(&f).expect("never lose both copies");
         if r.is_ok() {
@@ -243,7 +243,7 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
             assert_eq!(rs.link.floor, if got == new { 1234 } else { 1 });
         }
         // The next save after the cut works.
-        save(&mut f, &tap, LINK).unwrap();
+        save(&mut f, &tap, LINK, 0).unwrap();
         assert_eq!(newest_bytes(&f).unwrap(), new);
     }
     assert!(olds >= N + new.len() && news >= 1, "{olds} {news}");
@@ -280,7 +280,7 @@ fn a_restored_tap_decides_like_the_one_that_learned() {
     tap.lock();
     assert!(tap.baseline_export().count() > 10, "learned something");
     let mut f = SimFlash::<{ 32 * 1024 }>::new();
-    let s = save(&mut f, &tap, LINK).unwrap();
+    let s = save(&mut f, &tap, LINK, 0).unwrap();
     let mut back = fresh();
     let o = restore(&f, &mut back, TAP_ID);
     assert!(matches!(o, Outcome::Restored(Restored { refused: 0, mode: Mode::Locked, .. })), "{o:?}");
@@ -317,4 +317,36 @@ fn a_restored_tap_decides_like_the_one_that_learned() {
         a_rest.len(),
         a_none.len()
     );
+}
+
+#[test]
+fn a_learning_window_is_saved_as_the_time_it_has_left() {
+    let mut tap = fresh();
+    tap.set_mode(Mode::Learning { until: 50_000_000 });
+    let mut f = SimFlash::<N>::new();
+    save(&mut f, &tap, LINK, 20_000_001).unwrap();
+    let (t, _) = restored(&f);
+    assert_eq!(t.mode(), Mode::LearnFor { secs: 30 });
+    assert_eq!(saved_mode(Mode::Learning { until: 5 }, 10), Mode::LearnFor { secs: 0 });
+    assert_eq!(saved_mode(Mode::Learning { until: u64::MAX }, 0), Mode::LearnFor { secs: u32::MAX });
+    for m in [Mode::Observe, Mode::LearnFor { secs: 3 }, Mode::Locked] {
+        assert_eq!(saved_mode(m, 77), m);
+    }
+}
+
+#[test]
+fn saves_are_due_on_changes_and_when_learning_ends_by_itself() {
+    let mut tap = fresh();
+    let mut w = Watch::new(&tap);
+    assert!(!w.due(&tap, false));
+    assert!(w.due(&tap, true));
+    tap.learn_for(1);
+    assert!(w.due(&tap, true), "learning started (a request)");
+    tap.process(1_000_000, &[0u8; 60]);
+    assert!(matches!(tap.mode(), Mode::Learning { .. }));
+    assert!(!w.due(&tap, false), "the window opening is not a change worth a sector erase");
+    tap.process(2_000_001, &[0u8; 60]);
+    assert_eq!(tap.mode(), Mode::Locked);
+    assert!(w.due(&tap, false), "the window closed");
+    assert!(!w.due(&tap, false), "once");
 }

@@ -14,6 +14,8 @@ mod tests {
     /// A small sector keeps the exhaustive cut tests fast; the logic does not depend on it.
     const SECTOR: u32 = 256;
     const BASES: [u32; 2] = [0x1000, 0x2000];
+    /// Simulated flash bytes: room for slots of up to `SIM_LEN / 3` bytes (see [`slots_of`]).
+    const SIM_LEN: usize = 0x60000;
 
     /// What a read of a word cut mid-operation returns.
     #[derive(Clone, Copy, Debug)]
@@ -37,9 +39,9 @@ mod tests {
 
     impl H7Sim {
         fn new(cut: Cut) -> Self {
-            let words = 0x3000 / WORD;
+            let words = SIM_LEN / WORD;
             H7Sim {
-                cells: vec![0xff; 0x3000],
+                cells: vec![0xff; SIM_LEN],
                 programmed: vec![false; words],
                 garbled: vec![false; words],
                 budget: None,
@@ -69,8 +71,7 @@ mod tests {
 
     impl WordFlash for H7Sim {
         fn erase(&mut self, at: u32, len: u32) -> Result<(), FlashError> {
-            assert_eq!(at % SECTOR, 0, "erase is sector-aligned");
-            assert_eq!(len, SECTOR);
+            assert_eq!(at % len, 0, "erase is sector-aligned");
             for w in (at as usize..(at + len) as usize).step_by(WORD) {
                 let i = w / WORD;
                 if !self.spend() {
@@ -123,6 +124,12 @@ mod tests {
         Slots::new(H7Sim::new(cut), BASES, SECTOR)
     }
 
+    /// Slots of `sector` bytes at `sector` and `2 * sector`.
+    fn slots_of(cut: Cut, sector: u32) -> Slots<H7Sim> {
+        assert!(3 * sector as usize <= SIM_LEN);
+        Slots::new(H7Sim::new(cut), [sector, 2 * sector], sector)
+    }
+
     fn loaded(s: &Slots<H7Sim>) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; s.slot_len()];
         load(s, &mut buf).unwrap().map(|n| buf[..n].to_vec())
@@ -153,7 +160,7 @@ mod tests {
         save(&mut s, &[0xaa; 40]).unwrap();
         let f = s.flash().borrow();
         let base = BASES[0] as usize;
-        assert_eq!(&f.cells[base..base + 4], b"WTP1");
+        assert_eq!(&f.cells[base..base + 4], b"WTP2");
         assert!(f.cells[base + HEADER_LEN..base + WORD].iter().all(|&c| c == 0xff));
         assert!(f.cells[base + WORD..base + WORD + 40].iter().all(|&c| c == 0xaa));
         assert!(f.cells[base + WORD + 40..base + 3 * WORD].iter().all(|&c| c == 0xff));
@@ -177,6 +184,9 @@ mod tests {
         assert_eq!(s.write(0, 0, &[1; HEADER_LEN + 1]), Err(FlashError::Bounds));
         assert_eq!(s.write(2, 0, &[1]), Err(FlashError::Bounds));
         assert_eq!(s.write(0, HEADER_LEN, &vec![1; s.slot_len()]), Err(FlashError::Bounds));
+        // A payload piece must start a word.
+        assert_eq!(s.write(0, HEADER_LEN + 8, &[1; 32]), Err(FlashError::Bounds));
+        assert_eq!(s.write(0, HEADER_LEN + WORD, &[1; 32]), Ok(()));
         let mut b = [0u8; 4];
         assert_eq!(s.read(0, s.slot_len() - 3, &mut b), Err(FlashError::Bounds));
         assert_eq!(doubles(&s), 0);
@@ -231,5 +241,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Word operations of one save of `len` payload bytes in a `sector`-byte slot.
+    fn ops(sector: u32, len: usize) -> usize {
+        sector as usize / WORD + len.div_ceil(WORD) + 1
+    }
+
+    #[test]
+    fn a_streamed_payload_of_many_pieces_survives_a_cut_at_any_word() {
+        // persist hands the payload over in STAGE-byte pieces: each must land on whole words.
+        const BIG: u32 = 4096;
+        assert_eq!(wardtap_persist::STAGE % WORD, 0);
+        let old: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        let new: Vec<u8> = (0..2500u32).map(|i| (i * 13 + 1) as u8).collect();
+        assert!(new.len() > 8 * wardtap_persist::STAGE);
+        let total = ops(BIG, new.len());
+        for cut in [Cut::EccError, Cut::Garbage(5)] {
+            for at in 0..=total {
+                let mut s = slots_of(cut, BIG);
+                save(&mut s, &old).unwrap();
+                s.flash().borrow_mut().budget = Some(at);
+                let r = save(&mut s, &new);
+                s.flash().borrow_mut().budget = None;
+                let got = loaded(&s).expect("never lose both copies");
+                if r.is_ok() {
+                    assert_eq!(got, new, "{cut:?} cut {at}");
+                } else if at < total - 1 {
+                    assert_eq!(got, old, "{cut:?} cut {at}");
+                } else {
+                    assert!(got == old || got == new, "{cut:?} cut {at}");
+                }
+                save(&mut s, &new).unwrap();
+                assert_eq!(loaded(&s).unwrap(), new);
+                assert_eq!(doubles(&s), 0, "{cut:?} cut {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_tap_image_round_trips_through_the_board_layout() {
+        use wardtap_core::policy::{BaselineEntry, Mode};
+        use wardtap_core::Tap;
+        use wardtap_persist::image::{self, Link, Outcome};
+        let mut tap = Box::new(Tap::new(0));
+        for i in 0..700u32 {
+            let mut b = [0u8; 18];
+            b[..6].copy_from_slice(&[2, 0, 0, 0, (i >> 8) as u8, i as u8]);
+            assert!(tap.baseline_import(&BaselineEntry(b)));
+        }
+        tap.set_mode(Mode::Locked);
+        // The board's real sector size: a full image fits with room to spare.
+        let mut s = slots_of(Cut::EccError, 128 * 1024);
+        assert!(image::MAX_IMAGE_LEN + HEADER_LEN <= s.slot_len());
+        let link = Link { tap_id: 3, floor: 99 };
+        for round in 0..3u32 {
+            let saved = image::save(&mut s, &tap, link, 0).unwrap();
+            assert_eq!((saved.slot, saved.entries), ((round % 2) as u8, 700));
+            let mut back = Box::new(Tap::new(1));
+            match image::restore(&s, &mut back, 3) {
+                Outcome::Restored(r) => {
+                    assert_eq!((r.entries, r.refused, r.mode, r.link), (700, 0, Mode::Locked, link))
+                }
+                o => panic!("{o:?}"),
+            }
+            let set = |t: &Tap| t.baseline_export().map(|e| e.0).collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(set(&back), set(&tap));
+        }
+        assert_eq!(doubles(&s), 0);
     }
 }
