@@ -23,7 +23,7 @@ use crate::config::{MAX_ARP_WATCH, MAX_PEER_NAMES, MAX_PENDING_JUDGEMENTS, MAX_W
 use crate::fact::{is_service_port, tcp_flags, Fact, FrameCtx, SessionOutcome};
 use crate::inventory::{Event, Inventory};
 use crate::policy::{Learn, Policy, Question, Subject, Verdict};
-use crate::table::{Hasher, Inserted, Table, TableKey, TableValue};
+use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
 use wardtap_proto::{
     text_from, AlertKind, CleartextKind, DeviceClass, IpAddr, Mac, Severity, Text, Thresholds, Transport, STRING_LEN,
 };
@@ -236,14 +236,7 @@ impl Detector {
             return;
         }
         if self.names.insert(key, v.clone()).is_none() {
-            let _ = self.names.evict(|_, e| {
-                if e.credit > 0 {
-                    e.credit -= 1;
-                    true
-                } else {
-                    false
-                }
-            });
+            let _ = self.names.evict(|_, e| second_chance(&mut e.credit));
             let _ = self.names.insert(key, v);
         }
     }
@@ -332,14 +325,7 @@ impl Detector {
         }
         let v = ArpBinding { mac, last: now, credit: 1 };
         if self.arp.insert(key, v).is_none() {
-            let _ = self.arp.evict(|_, e| {
-                if e.credit > 0 {
-                    e.credit -= 1;
-                    true
-                } else {
-                    false
-                }
-            });
+            let _ = self.arp.evict(|_, e| second_chance(&mut e.credit));
             let _ = self.arp.insert(key, v);
         }
     }
@@ -374,14 +360,7 @@ impl Detector {
                 match self.watch.insert(key, fresh) {
                     Some(Inserted::New(s) | Inserted::Existing(s)) => s,
                     None => {
-                        let _ = self.watch.evict(|_, w| {
-                            if w.credit > 0 {
-                                w.credit -= 1;
-                                true
-                            } else {
-                                false
-                            }
-                        });
+                        let _ = self.watch.evict(|_, w| second_chance(&mut w.credit));
                         match self.watch.insert(key, fresh)? {
                             Inserted::New(s) | Inserted::Existing(s) => s,
                         }

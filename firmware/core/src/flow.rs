@@ -7,7 +7,7 @@
 
 use crate::config;
 use crate::fact::{tcp_flags, IpCtx, SessionOutcome, Timestamp};
-use crate::table::{Hasher, Inserted, Table, TableKey, TableValue};
+use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
 
 /// Direction of a segment relative to the flow's canonical order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,14 +151,7 @@ impl FlowTable {
             None => {
                 // Full: closed flows go first, then those not touched since the hand last
                 // passed.
-                let _ = self.t.evict(|_, v| {
-                    if v.closed || v.credit == 0 {
-                        false
-                    } else {
-                        v.credit -= 1;
-                        true
-                    }
-                });
+                let _ = self.t.evict(|_, v| !v.closed && second_chance(&mut v.credit));
                 out.evicted = true;
                 match self.t.insert(k, fresh) {
                     Some(Inserted::New(s) | Inserted::Existing(s)) => s,

@@ -19,7 +19,7 @@
 use crate::classify;
 use crate::config::*;
 use crate::fact::{tcp_flags, AddrEvidence, DicomPdu, Fact, FrameCtx, IpCtx, Sink};
-use crate::table::{Hasher, Inserted, Table, TableKey, TableValue};
+use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
 use wardtap_proto::*;
 
 impl TableKey for Mac {
@@ -215,6 +215,11 @@ impl Edge {
 
 impl TableValue for Edge {
     const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
+}
+
+/// An edge is live while both its asset and its peer are the entries it was made for.
+fn edge_live(assets: &Assets, peers: &Peers, k: &EdgeKey) -> bool {
+    assets.is_live(k.asset, k.agen) && peers.is_live(k.peer, k.pgen)
 }
 
 /// What changed in the inventory during the current frame, for the detectors.
@@ -426,14 +431,7 @@ impl Inventory {
             Some(Inserted::Existing(s)) => return Some(s),
             Some(Inserted::New(s)) => s,
             None => {
-                let (_, victim) = self.assets.evict(|_, a| {
-                    if a.credit > 0 {
-                        a.credit -= 1;
-                        true
-                    } else {
-                        false
-                    }
-                })?;
+                let (_, victim) = self.assets.evict(|_, a| second_chance(&mut a.credit))?;
                 self.counters.assets_evicted += 1;
                 self.free_strings_of_slot(victim);
                 match self.assets.insert(mac, Asset::EMPTY)? {
@@ -595,10 +593,7 @@ impl Inventory {
     }
 
     fn edge_live(&self, k: &EdgeKey) -> bool {
-        self.assets.slot(k.asset).is_some()
-            && self.assets.generation(k.asset) == k.agen
-            && self.peers.slot(k.peer).is_some()
-            && self.peers.generation(k.peer) == k.pgen
+        edge_live(&self.assets, &self.peers, k)
     }
 
     /// Slot of a peer address, creating it (evicting if needed).
@@ -607,14 +602,7 @@ impl Inventory {
         let slot = match self.peers.insert(key, PeerVal { credit: 1 }) {
             Some(Inserted::Existing(s) | Inserted::New(s)) => s,
             None => {
-                self.peers.evict(|_, p| {
-                    if p.credit > 0 {
-                        p.credit -= 1;
-                        true
-                    } else {
-                        false
-                    }
-                })?;
+                self.peers.evict(|_, p| second_chance(&mut p.credit))?;
                 self.counters.peers_evicted += 1;
                 match self.peers.insert(key, PeerVal { credit: 1 })? {
                     Inserted::Existing(s) | Inserted::New(s) => s,
@@ -651,20 +639,7 @@ impl Inventory {
             None => {
                 // Stale edges (their asset or peer was evicted) go first, then idle ones.
                 let (assets, peers) = (&self.assets, &self.peers);
-                let live = |k: &EdgeKey| {
-                    assets.slot(k.asset).is_some()
-                        && assets.generation(k.asset) == k.agen
-                        && peers.slot(k.peer).is_some()
-                        && peers.generation(k.peer) == k.pgen
-                };
-                let evicted = self.edges.evict(|k, e| {
-                    if !live(k) || e.credit == 0 {
-                        false
-                    } else {
-                        e.credit -= 1;
-                        true
-                    }
-                });
+                let evicted = self.edges.evict(|k, e| edge_live(assets, peers, k) && second_chance(&mut e.credit));
                 if evicted.is_some() {
                     self.counters.edges_evicted += 1;
                 }

@@ -72,6 +72,18 @@ impl Hasher {
 /// lands in `.bss` on the MCU instead of a flash copy).
 const EMPTY_IX: u16 = 0;
 
+/// The usual CLOCK rule for [`Table::evict`]: spare an entry that still has credit (and
+/// spend one), take one that has none.
+#[inline]
+pub fn second_chance(credit: &mut u8) -> bool {
+    if *credit > 0 {
+        *credit -= 1;
+        true
+    } else {
+        false
+    }
+}
+
 /// What [`Table::insert`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inserted {
