@@ -97,3 +97,33 @@ fn hostile_requests_are_refused_and_frames_keep_flowing() {
     assert_eq!(rep["fed"], rep["processed"]);
     assert_same(name, &doc, &replayed(name, None));
 }
+
+#[test]
+#[ignore = "needs qemu-system-arm; run by scripts/test.sh"]
+fn baseline_policy_and_counter_floor_survive_a_power_cut() {
+    let name = "lan-office-teams-switch__ndpi.pcap";
+    let dir = std::env::temp_dir().join(format!("wardtap-qemu-flash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flash = dir.join("flash.bin");
+    let _ = std::fs::remove_file(&flash);
+    let flash = flash.to_str().unwrap();
+    let policy = root().join("samples/ward-policy.toml");
+    // Power on 1, blank flash: a policy, then learning for 10 s of capture time (the 26 s
+    // capture then locks it by itself). The board saves on each change and at the lock.
+    let (before, rep1) = qemu_replay(name, &["--learn", "10s", "--policy", policy.to_str().unwrap(), "--flash", flash]);
+    assert_eq!(rep1["boot_floor"], 0, "blank flash: no floor");
+    assert!(before["counters"]["baseline_entries"].as_u64().unwrap() > 0);
+    // The flash is dumped, QEMU killed: the power cut. Power on 2 with that flash, nothing
+    // asked of the tap, the same traffic.
+    let (after, rep2) = qemu_replay(name, &["--flash", flash]);
+    let floor = rep2["boot_floor"].as_u64().unwrap();
+    assert!(floor > 0 && floor <= rep1["last_counter"].as_u64().unwrap(), "{rep1} {rep2}");
+    assert_eq!(after["counters"]["baseline_entries"], before["counters"]["baseline_entries"]);
+    // The restored baseline, rules and locked mode judge the traffic as the tap that learned.
+    assert_eq!(after["ledger"], before["ledger"]);
+    let allowed = |d: &Value| d["ledger"].as_array().unwrap().iter().filter(|l| l["allowed"] == true).count();
+    assert!(allowed(&after) > 0);
+    // Which a tap that forgot does not (the comparison has teeth).
+    assert!(allowed(&replayed(name, None)) < allowed(&after));
+    assert_eq!(rep2["monitor_tx_frames"], 0);
+}

@@ -16,6 +16,11 @@
 //!   and the frames keep flowing.
 //! - Logs: defmt over semihosting, written to `defmt.bin` in the work directory; decode with
 //!   `defmt-print -e <elf> < defmt.bin`.
+//! - `--policy FILE`: uploads the policy file's rules (`SetPolicy` chunks) before feeding.
+//! - `--flash FILE`: the board's persistence slots (emulated flash, 128 KiB at `0x3d_f000`)
+//!   come from FILE at boot (erased flash when it does not exist yet) and go back to it at
+//!   the end, dumped over QMP (`pmemsave`) before QEMU is killed: the next run with the same
+//!   FILE boots after a power cut with what the tap had saved.
 
 use anyhow::{bail, Context, Result};
 use std::io::Write;
@@ -27,7 +32,7 @@ use std::time::{Duration, Instant};
 use wardtap::capture::CaptureReader;
 use wardtap::link::{encode_frame, Client, TapKey};
 use wardtap::output::Format;
-use wardtap_proto::mgmt::{provision, Refusal, Request, Response, KEY_LEN};
+use wardtap_proto::mgmt::{provision, Refusal, Request, Response, KEY_LEN, POLICY_RULES_PER_CHUNK};
 
 /// The emulated NIC's RX FIFO holds about 10 KiB; a burst stays well below it.
 const BURST_BYTES: usize = 6000;
@@ -36,6 +41,9 @@ const BURST_FRAMES: usize = 8;
 /// QEMU's LAN9118 refuses frames of 2,048 bytes or more (with the prefix).
 const MAX_FEED: usize = 2047;
 const PREFIX: usize = 8;
+/// The emulated board's persistence slots (firmware/boards/mps2-an386/memory.x).
+const PERSIST_ADDR: u32 = 0x003d_f000;
+const PERSIST_LEN: usize = 128 * 1024;
 
 struct Opts {
     captures: Vec<PathBuf>,
@@ -44,12 +52,14 @@ struct Opts {
     report: Option<PathBuf>,
     workdir: Option<PathBuf>,
     abuse: bool,
+    policy: Option<PathBuf>,
+    flash: Option<PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: cargo xtask qemu-replay CAPTURE... [--learn DURATION] [--format table|json|csv] \
-         [--report FILE] [--workdir DIR] [--abuse]"
+         [--report FILE] [--workdir DIR] [--abuse] [--policy FILE] [--flash FILE]"
     );
     std::process::exit(2)
 }
@@ -60,7 +70,16 @@ fn main() -> Result<()> {
         Some("qemu-replay") => {}
         _ => usage(),
     }
-    let mut o = Opts { captures: vec![], learn: None, format: Format::Json, report: None, workdir: None, abuse: false };
+    let mut o = Opts {
+        captures: vec![],
+        learn: None,
+        format: Format::Json,
+        report: None,
+        workdir: None,
+        abuse: false,
+        policy: None,
+        flash: None,
+    };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--learn" => {
@@ -78,6 +97,8 @@ fn main() -> Result<()> {
             "--report" => o.report = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--workdir" => o.workdir = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--abuse" => o.abuse = true,
+            "--policy" => o.policy = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--flash" => o.flash = Some(args.next().unwrap_or_else(|| usage()).into()),
             s if s.starts_with("--") => usage(),
             s => o.captures.push(s.into()),
         }
@@ -152,6 +173,10 @@ struct Report {
     monitor_tx_frames: usize,
     hostile_sent: u32,
     hostile_refused: u32,
+    /// The request-counter floor the tap reported at boot (restored from `--flash`).
+    boot_floor: u64,
+    /// The last request counter the tap accepted in this run.
+    last_counter: u64,
     link: serde_json::Value,
     seconds: f64,
 }
@@ -173,6 +198,18 @@ fn qemu_replay(o: &Opts) -> Result<()> {
     let tx_dump = dir.join("monitor-tx.pcap");
     let _ = std::fs::remove_file(&tx_dump);
     let port = free_port()?;
+    let qmp_sock = dir.join("qmp.sock");
+    let _ = std::fs::remove_file(&qmp_sock);
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(flash) = &o.flash {
+        if !flash.exists() {
+            std::fs::write(flash, vec![0xffu8; PERSIST_LEN]).context("creating the flash file")?;
+        }
+        extra.push("-device".into());
+        extra.push(format!("loader,file={},addr={PERSIST_ADDR:#x},force-raw=on", flash.display()));
+        extra.push("-qmp".into());
+        extra.push(format!("unix:{},server=on,wait=off", qmp_sock.display()));
+    }
     let qemu = Command::new("qemu-system-arm")
         .args(["-M", "mps2-an386", "-display", "none", "-nodefaults"])
         .args(["-semihosting-config", "enable=on,target=native"])
@@ -188,6 +225,7 @@ fn qemu_replay(o: &Opts) -> Result<()> {
         .arg("-chardev")
         .arg(format!("socket,id=s0,host=127.0.0.1,port={port},server=on,wait=on"))
         .args(["-serial", "chardev:s0"])
+        .args(&extra)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("defmt.bin"))?)
         .stderr(std::fs::File::create(dir.join("qemu.log"))?)
@@ -221,16 +259,31 @@ fn qemu_replay(o: &Opts) -> Result<()> {
     feed.set_nonblocking(false)?;
     let mut c = Client::new(serial, key.clone())?;
     c.set_timeout(Duration::from_secs(20));
+    // The floor the tap booted with: a request with counter 1 is refused as a replay of the
+    // floor's request, or accepted when the floor is 0 (the client's own counter starts far
+    // above either).
+    let boot_floor = match c.exchange_raw(&encode_frame(&key.key, key.tap_id, 1, &Request::Hello))?.1 {
+        Response::Refused(Refusal::Replayed { last }) => last,
+        Response::Hello(_) => 0,
+        r => bail!("unexpected answer to the floor probe: {r:?}"),
+    };
+    let mut report = Report { boot_floor, ..Report::default() };
     match call(&mut c, &Request::Hello)? {
-        Response::Hello(h) => {
-            eprintln!("qemu-replay: tap {} ({}) answers", h.tap_id, String::from_utf8_lossy(&h.board))
-        }
+        Response::Hello(h) => eprintln!(
+            "qemu-replay: tap {} ({}) answers; it booted with request-counter floor {}",
+            h.tap_id,
+            String::from_utf8_lossy(&h.board),
+            report.boot_floor
+        ),
         r => bail!("unexpected answer to hello: {r:?}"),
+    }
+    if let Some(path) = &o.policy {
+        let policy = wardtap::policy::load(path)?;
+        upload_policy(&mut c, &policy.rules)?;
     }
     if let Some(secs) = o.learn {
         call(&mut c, &Request::Learn { secs })?;
     }
-    let mut report = Report::default();
     let mut hostile = Hostile::new(&key);
     let (mut burst_bytes, mut burst_frames, mut bursts) = (0usize, 0usize, 0u64);
     let mut wire = Vec::with_capacity(4 + MAX_FEED);
@@ -276,7 +329,15 @@ fn qemu_replay(o: &Opts) -> Result<()> {
     report.hostile_sent = hostile.sent;
     report.hostile_refused = hostile.refused;
     report.link = serde_json::to_value(format!("{:?}", status.link))?;
+    report.last_counter = c.next_counter() - 1;
     drop(c);
+    if let Some(flash) = &o.flash {
+        // Every save completes before the response to the request or frame burst that
+        // caused it, so the slots are settled; dump them, then cut the power.
+        let tmp = flash.with_extension("dump");
+        qmp_pmemsave(&qmp_sock, PERSIST_ADDR, PERSIST_LEN, &tmp)?;
+        std::fs::rename(&tmp, flash).context("replacing the flash file")?;
+    }
     drop(qemu);
     report.monitor_tx_frames = pcap_frames(&tx_dump).unwrap_or(usize::MAX);
     report.seconds = started.elapsed().as_secs_f64();
@@ -304,6 +365,65 @@ fn qemu_replay(o: &Opts) -> Result<()> {
     }
     if report.processed != report.fed {
         bail!("fed {} frames but the tap processed {}", report.fed, report.processed);
+    }
+    Ok(())
+}
+
+/// Uploads policy rules in `SetPolicy` chunks; the last chunk installs them.
+fn upload_policy<L: wardtap::link::Line>(c: &mut Client<L>, rules: &[wardtap_proto::PolicyRule]) -> Result<()> {
+    let chunks: Vec<&[wardtap_proto::PolicyRule]> =
+        if rules.is_empty() { vec![&[]] } else { rules.chunks(POLICY_RULES_PER_CHUNK).collect() };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let rules = chunk.iter().cloned().collect();
+        match call(c, &Request::SetPolicy { chunk: i as u16, last, rules })? {
+            Response::Policy { installed, rules: n } if installed == last => {
+                if last {
+                    eprintln!("qemu-replay: policy installed ({n} rules)");
+                }
+            }
+            r => bail!("unexpected answer to a policy chunk: {r:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// Saves `len` bytes of guest memory at `addr` to `file` through QEMU's QMP socket.
+fn qmp_pmemsave(sock: &Path, addr: u32, len: usize, file: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let s = std::os::unix::net::UnixStream::connect(sock).context("connecting to QEMU's QMP socket")?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut w = s.try_clone()?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    // Lines until a command's answer ("return" or "error"); events in between are skipped.
+    let mut answer = |r: &mut BufReader<std::os::unix::net::UnixStream>| -> Result<serde_json::Value> {
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                bail!("QMP closed");
+            }
+            let v: serde_json::Value = serde_json::from_str(&line)?;
+            if v.get("return").is_some() || v.get("QMP").is_some() {
+                return Ok(v);
+            }
+            if let Some(e) = v.get("error") {
+                bail!("QMP: {e}");
+            }
+        }
+    };
+    answer(&mut r)?; // greeting
+    w.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+    answer(&mut r)?;
+    let cmd = serde_json::json!({
+        "execute": "pmemsave",
+        "arguments": { "val": addr, "size": len, "filename": file.display().to_string() }
+    });
+    w.write_all(format!("{cmd}\n").as_bytes())?;
+    answer(&mut r)?;
+    let n = std::fs::metadata(file)?.len();
+    if n != len as u64 {
+        bail!("pmemsave wrote {n} bytes, not {len}");
     }
     Ok(())
 }

@@ -1,16 +1,19 @@
 //! Everything `unsafe` in this firmware, in one place: volatile MMIO at the fixed addresses
-//! of the mps2-an386 memory map, NVIC setup, and reading the provisioning record.
+//! of the mps2-an386 memory map, NVIC setup, reading the provisioning record, and the
+//! emulated flash that holds the persistence slots.
 //!
-//! Each `unsafe` block is a volatile access to a device register or to the provisioning
-//! area, at an address from the board's memory map (`memory.x`), aligned to 4 bytes, and
-//! only ever performed by this single-threaded firmware (no interrupt handlers run: PRIMASK
-//! stays set and interrupts only wake `wfi`).
+//! Each `unsafe` block is a volatile access to a device register, to the provisioning area
+//! or to the persistence area, at an address from the board's memory map (`memory.x`),
+//! aligned to 4 bytes (or a byte access inside the persistence area, bounds-checked first),
+//! and only ever performed by this single-threaded firmware (the interrupt handlers touch
+//! none of these: they only mask their line).
 #![allow(unsafe_code)]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::NVIC;
 use cortex_m_rt::exception;
 use lan9118::{Bus, Reg, WReg};
+use wardtap_persist::{Flash, FlashError};
 
 /// LAN9118 base.
 const LAN9118: usize = 0x4020_0000;
@@ -18,6 +21,13 @@ const LAN9118: usize = 0x4020_0000;
 const UART0: usize = 0x4000_4000;
 /// Provisioning record (last 4 KiB of the code region, see memory.x).
 const PROVISION: usize = 0x003f_f000;
+/// Persistence slots A and B (the 128 KiB below the provisioning record, see memory.x).
+const PERSIST: usize = 0x003d_f000;
+/// Bytes per persistence slot.
+const SLOT_LEN: usize = 64 * 1024;
+const _: () = assert!(PERSIST + 2 * SLOT_LEN == PROVISION);
+// A full image at this build's capacities fits a slot.
+const _: () = assert!(wardtap_persist::image::MAX_IMAGE_LEN + wardtap_persist::HEADER_LEN <= SLOT_LEN);
 
 fn read(addr: usize) -> u32 {
     // SAFETY: see the module doc: a fixed, aligned device or provisioning address.
@@ -25,7 +35,8 @@ fn read(addr: usize) -> u32 {
 }
 
 fn write(addr: usize, value: u32) {
-    // SAFETY: see the module doc: a fixed, aligned device register.
+    // SAFETY: see the module doc: a fixed, aligned device register, or a word of the
+    // persistence area.
     unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
 }
 
@@ -179,6 +190,62 @@ pub fn provisioning_record() -> [u8; wardtap_proto::mgmt::provision::RECORD_LEN]
         chunk.copy_from_slice(&read(PROVISION + 4 * i).to_le_bytes());
     }
     r
+}
+
+/// The board's "flash": QEMU's mps2-an386 has none (its 4 MiB at address 0 is SSRAM, where
+/// the image is loaded), so two 64 KiB slots of that SSRAM behave as NOR flash here: erase
+/// sets `0xff`, programming can only clear bits. The contents survive as long as the QEMU
+/// process does (a guest reset keeps them; QEMU's `-device loader` puts a saved dump back
+/// at the next start, see `cargo xtask qemu-replay --flash`). Erase and program are
+/// instant: no stall to account for, unlike a real board's flash.
+pub struct EmuFlash(());
+
+impl EmuFlash {
+    /// The one persistence area (called once, from `main`).
+    pub fn take() -> EmuFlash {
+        EmuFlash(())
+    }
+
+    /// The address of `len` bytes at `offset` in `slot`, if they are inside it.
+    fn at(slot: u8, offset: usize, len: usize) -> Result<usize, FlashError> {
+        let end = offset.checked_add(len).ok_or(FlashError::Bounds)?;
+        if slot > 1 || end > SLOT_LEN {
+            return Err(FlashError::Bounds);
+        }
+        Ok(PERSIST + usize::from(slot) * SLOT_LEN + offset)
+    }
+}
+
+impl Flash for EmuFlash {
+    fn slot_len(&self) -> usize {
+        SLOT_LEN
+    }
+    fn erase(&mut self, slot: u8) -> Result<(), FlashError> {
+        let base = Self::at(slot, 0, SLOT_LEN)?;
+        for w in (base..base + SLOT_LEN).step_by(4) {
+            write(w, u32::MAX);
+        }
+        Ok(())
+    }
+    fn write(&mut self, slot: u8, offset: usize, data: &[u8]) -> Result<(), FlashError> {
+        let base = Self::at(slot, offset, data.len())?;
+        for (a, &d) in (base..).zip(data) {
+            // SAFETY: see the module doc: inside the persistence area (checked above).
+            unsafe {
+                let p = a as *mut u8;
+                p.write_volatile(p.read_volatile() & d);
+            }
+        }
+        Ok(())
+    }
+    fn read(&self, slot: u8, offset: usize, buf: &mut [u8]) -> Result<(), FlashError> {
+        let base = Self::at(slot, offset, buf.len())?;
+        for (a, b) in (base..).zip(buf.iter_mut()) {
+            // SAFETY: see the module doc: inside the persistence area (checked above).
+            *b = unsafe { (a as *const u8).read_volatile() };
+        }
+        Ok(())
+    }
 }
 
 /// Ends the emulation with a failure status (semihosting), or halts.

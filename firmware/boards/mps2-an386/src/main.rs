@@ -2,6 +2,11 @@
 //! management link. Thin: the portable crates do the work; `hw` is the only module that
 //! touches hardware (and the only one with `unsafe`).
 //!
+//! Boot: the baseline, policy, learning mode and link counter floor saved in the emulated
+//! flash (`hw::EmuFlash`) are restored into the fresh tap before the first frame is taken;
+//! the tap's image is saved again whenever an accepted request changed its configuration or
+//! learning locked by itself.
+//!
 //! Main loop, no interrupt handlers: take up to [`FRAMES_PER_ROUND`] frames into the core,
 //! move the pending response a little further out of the UART, take request bytes while no
 //! response is pending; when nothing was done, sleep until the NIC, the UART or the timer
@@ -19,6 +24,7 @@ use lan9118::{Lan9118, Rx, MAX_FRAME};
 use static_cell::ConstStaticCell;
 use wardtap_core::Tap;
 use wardtap_link::{Board, Server};
+use wardtap_persist::image::{self, Link, Outcome, Watch};
 use wardtap_proto::mgmt::{provision, NicCounters};
 
 /// Frames taken per round before looking at the management line.
@@ -42,6 +48,17 @@ struct Clock {
 impl Clock {
     fn uptime_us(&mut self) -> u64 {
         self.ticks.now_ms().saturating_mul(1000)
+    }
+    /// The clock frames are stamped with, now.
+    fn frames_us(&mut self) -> u64 {
+        #[cfg(feature = "capture-clock")]
+        {
+            self.capture_us
+        }
+        #[cfg(not(feature = "capture-clock"))]
+        {
+            self.offset_us.saturating_add(self.uptime_us())
+        }
     }
     /// The timestamp of a received frame, and the frame itself.
     fn stamp<'a>(&mut self, frame: &'a [u8]) -> Option<(u64, &'a [u8])> {
@@ -109,7 +126,21 @@ fn main() -> ! {
     if let Err(e) = nic.init() {
         defmt::error!("monitor port: {}", e);
     }
-    let mut server = Server::new(key, tap_id, 0, env!("CARGO_PKG_VERSION"), "mps2-an386");
+    // Before any frame: what was saved decides from the first one on.
+    let mut flash = hw::EmuFlash::take();
+    let floor = match image::restore(&flash, tap, tap_id) {
+        Outcome::Restored(r) => {
+            defmt::info!("persist: restored {}", r);
+            r.link.floor
+        }
+        Outcome::Nothing => 0,
+        Outcome::Refused(why) => {
+            defmt::warn!("persist: saved image not used: {}", why);
+            0
+        }
+    };
+    let mut watch = Watch::new(tap);
+    let mut server = Server::new(key, tap_id, floor, env!("CARGO_PKG_VERSION"), "mps2-an386");
     defmt::info!(
         "wardtap {} on mps2-an386: tap id {}, {}, core state {} bytes",
         env!("CARGO_PKG_VERSION"),
@@ -155,6 +186,15 @@ fn main() -> ! {
                 if server.push(b, tap, &mut view) {
                     break;
                 }
+            }
+        }
+        if watch.due(tap, server.take_changed()) {
+            // The emulated flash erases and programs at once: saved in this round, before
+            // the response to the request that asked for it has gone out.
+            let link = Link { tap_id, floor: server.last_counter() };
+            match image::save(&mut flash, tap, link, clock.frames_us()) {
+                Ok(s) => defmt::info!("persist: saved {}", s),
+                Err(e) => defmt::error!("persist: save failed: {}", e),
             }
         }
         if !busy {
