@@ -48,7 +48,7 @@ pub struct Server {
     out_len: usize,
     out_pos: usize,
     /// Set when an accepted request changed the tap's configuration (policy, learning):
-    /// the board may persist the counter floor.
+    /// the board saves it, with the counter floor (`wardtap_persist::image`).
     changed: bool,
 }
 
@@ -83,7 +83,7 @@ impl Server {
     }
 
     /// Whether an accepted request changed the tap's configuration since the last call
-    /// (then the board may persist [`Server::last_counter`] as the new floor).
+    /// (then the board saves the tap's image, with [`Server::last_counter`] as the new floor).
     pub fn take_changed(&mut self) -> bool {
         core::mem::take(&mut self.changed)
     }
