@@ -6,6 +6,7 @@ pub mod capture;
 pub mod db;
 pub mod ingest;
 pub mod link;
+pub mod live;
 pub mod model;
 pub mod oui;
 pub mod output;

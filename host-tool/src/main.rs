@@ -56,6 +56,9 @@ enum Command {
     History(wardtap::db::cli::HistoryArgs),
     /// Write the hospital report (HTML, CSV, JSON) with the health ministry checklist.
     Report(wardtap::report::ReportArgs),
+    /// Run the core live on a mirror (SPAN) interface, flushing to the database (Linux; root
+    /// or CAP_NET_RAW).
+    Live(wardtap::live::LiveArgs),
     /// Fetch a tap's summary over its management line; prints like `replay`.
     Pull(wardtap::pull::PullArgs),
     /// Make a tap's id and key at install: a key file for the host, a record for the tap.
@@ -121,6 +124,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(wardtap::db::cli::history(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
         }
         Command::Report(a) => Ok(wardtap::report::run(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
+        Command::Live(a) => Ok(wardtap::live::run(&a, &mut std::io::stderr()).map(|_| ExitCode::SUCCESS)?),
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
