@@ -15,3 +15,4 @@ pub mod provision;
 pub mod pull;
 pub mod replay;
 pub mod report;
+pub mod taps;

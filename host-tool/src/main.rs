@@ -59,6 +59,9 @@ enum Command {
     /// Run the core live on a mirror (SPAN) interface, flushing to the database (Linux; root
     /// or CAP_NET_RAW).
     Live(wardtap::live::LiveArgs),
+    /// `pull --all`: pull every tap in taps.toml into the database; failures reported per tap.
+    #[command(name = "pull-all")]
+    PullAll(wardtap::taps::PullAllArgs),
     /// Fetch a tap's summary over its management line; prints like `replay`.
     Pull(wardtap::pull::PullArgs),
     /// Make a tap's id and key at install: a key file for the host, a record for the tap.
@@ -76,7 +79,7 @@ fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(wardtap::taps::alias_pull_all(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -125,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Report(a) => Ok(wardtap::report::run(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Live(a) => Ok(wardtap::live::run(&a, &mut std::io::stderr()).map(|_| ExitCode::SUCCESS)?),
+        Command::PullAll(a) => Ok(ExitCode::from(wardtap::taps::cli(&a, &mut std::io::stdout().lock())?)),
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)

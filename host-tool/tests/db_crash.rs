@@ -35,11 +35,27 @@ fn integrity(path: &str) {
     assert!(fk.is_empty(), "dangling references: {fk:?}");
 }
 
+/// The dump with the alerts' `tap_acked` column blanked (set only after the tap was told).
+fn without_tap_acked(dump: &[String]) -> Vec<String> {
+    dump.iter()
+        .map(|l| match l.strip_prefix("alerts: ") {
+            Some(rest) => {
+                let mut cells: Vec<&str> = rest.split(" | ").collect();
+                if let Some(c) = cells.get_mut(18) {
+                    *c = "-";
+                }
+                format!("alerts: {}", cells.join(" | "))
+            }
+            None => l.clone(),
+        })
+        .collect()
+}
+
 #[test]
 fn killed_at_every_statement_then_repulled() {
     let dir = TempDir::new("crash");
     let a = capture("lan-mixed-services__zeek-var-services.pcap");
-    let b = capture("dicom-dhcp-smb-hospital-synthetic__tapirxl.pcap");
+    let b = capture("snmp-v1-v2c-v3-vlan__ndpi.pcapng");
 
     // The reference: A then B, uninterrupted.
     let reference = dir.file("reference.db");
@@ -58,7 +74,13 @@ fn killed_at_every_statement_then_repulled() {
         }
         crashes += 1;
         integrity(&path);
-        assert_eq!(Db::open(&path).unwrap().dump().unwrap(), before, "abort before statement {n} left a trace");
+        // Before its commit nothing of the run is there; after it (the abort just before the
+        // tap would be told about the alerts) everything is.
+        let now = Db::open(&path).unwrap().dump().unwrap();
+        assert!(
+            now == before || without_tap_acked(&now) == without_tap_acked(&want),
+            "abort before statement {n} left a partial state"
+        );
     }
     assert!(crashes >= 5, "the merge should take several statements, aborted {crashes} times");
     // The last run above completed; a second, uninterrupted one changes nothing.

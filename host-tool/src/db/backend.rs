@@ -147,8 +147,9 @@ pub enum Conn {
 
 /// Test hook for crash-consistency tests: with `WARDTAP_TEST_ABORT_AFTER_STATEMENTS=N` in the
 /// environment the process aborts (no unwinding, no destructors, like `kill -9`) right before
-/// its N-th data statement. Never set outside tests.
-fn abort_hook() {
+/// its N-th data statement (telling a tap to drop its alerts counts as one). Never set
+/// outside tests.
+pub(crate) fn abort_hook() {
     static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let limit =

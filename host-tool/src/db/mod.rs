@@ -349,6 +349,7 @@ pub fn commit_then_ack<E: std::fmt::Display>(
     if seq == 0 {
         return Ok(Stored { stats, acked: None });
     }
+    backend::abort_hook();
     ack(seq).map_err(|e| StoreError::Ack(e.to_string()))?;
     db.mark_tap_acked(&s.tap, seq)?;
     Ok(Stored { stats, acked: Some(seq) })
