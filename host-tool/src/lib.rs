@@ -16,3 +16,4 @@ pub mod pull;
 pub mod replay;
 pub mod report;
 pub mod taps;
+pub mod policy_cli;

@@ -62,6 +62,10 @@ enum Command {
     /// `pull --all`: pull every tap in taps.toml into the database; failures reported per tap.
     #[command(name = "pull-all")]
     PullAll(wardtap::taps::PullAllArgs),
+    /// Outbound policy: `policy push --tap ID --policy FILE` sends it to a tap.
+    Policy(wardtap::policy_cli::PolicyArgs),
+    /// Learned baseline: `baseline approve` turns it into policy rules, shown as a diff first.
+    Baseline(wardtap::policy_cli::BaselineArgs),
     /// Fetch a tap's summary over its management line; prints like `replay`.
     Pull(wardtap::pull::PullArgs),
     /// Make a tap's id and key at install: a key file for the host, a record for the tap.
@@ -129,6 +133,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(a) => Ok(wardtap::report::run(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Live(a) => Ok(wardtap::live::run(&a, &mut std::io::stderr()).map(|_| ExitCode::SUCCESS)?),
         Command::PullAll(a) => Ok(ExitCode::from(wardtap::taps::cli(&a, &mut std::io::stdout().lock())?)),
+        Command::Policy(a) => {
+            Ok(wardtap::policy_cli::policy(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
+        }
+        Command::Baseline(a) => {
+            Ok(wardtap::policy_cli::baseline(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
+        }
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)

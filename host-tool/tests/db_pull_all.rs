@@ -6,87 +6,11 @@
 
 mod db_support;
 
-use db_support::{capture, TempDir};
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use db_support::{key_file, soft_tap, TempDir};
 use std::process::Command;
 use wardtap::db::Db;
-use wardtap::link::TapKey;
-use wardtap_core::Tap;
-use wardtap_link::{Board, Server};
-use wardtap_proto::mgmt::NicCounters;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wardtap");
-
-struct Clock;
-
-impl Board for Clock {
-    fn uptime_s(&self) -> u32 {
-        60
-    }
-    fn clock_us(&self) -> u64 {
-        1_767_225_600_000_000
-    }
-    fn set_clock(&mut self, _: u64) {}
-    fn nic(&self) -> NicCounters {
-        NicCounters::default()
-    }
-}
-
-/// A software tap on 127.0.0.1: serves one connection after another, keeping its state
-/// (and its alert ring) across them, like a board across pulls. Lives until the test ends.
-fn soft_tap(name: &str, key: &TapKey) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let frames = wardtap::capture::CaptureReader::open(std::path::Path::new(&capture(name))).map(|mut r| {
-        let mut v = Vec::new();
-        while let Ok(Some(f)) = r.next_frame() {
-            v.push((f.ts_us, f.data.to_vec()));
-        }
-        v
-    });
-    let frames = frames.unwrap();
-    let key = key.clone();
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let mut tap = Box::new(Tap::new(0));
-            for (ts, f) in &frames {
-                tap.process(*ts, f);
-            }
-            let mut server = Box::new(Server::new(Some(key.key), key.tap_id, 0, "soft", "test"));
-            let mut board = Clock;
-            for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let mut buf = [0u8; 4096];
-                'conn: loop {
-                    let n = match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    for b in &buf[..n] {
-                        if server.push(*b, &mut tap, &mut board) {
-                            while !server.ready() {
-                                let out = server.output().to_vec();
-                                if conn.write_all(&out).is_err() {
-                                    break 'conn;
-                                }
-                                server.consumed(out.len());
-                            }
-                        }
-                    }
-                }
-            }
-        })
-        .unwrap();
-    addr
-}
-
-fn key_file(dir: &TempDir, name: &str, tap_id: u32) -> TapKey {
-    let key = TapKey { tap_id, key: [tap_id as u8; 32] };
-    std::fs::write(dir.path().join(name), key.to_text()).unwrap();
-    key
-}
 
 fn taps_toml(dir: &TempDir, icu: &str, lab: &str) -> String {
     let path = dir.file("taps.toml");
@@ -117,8 +41,8 @@ fn pull_all_reports_failures_and_acknowledges_after_commit() {
     let dir = TempDir::new("pullall");
     let icu_key = key_file(&dir, "icu.key", 11);
     let lab_key = key_file(&dir, "lab.key", 12);
-    let icu = soft_tap("snmp-v1-v2c-v3-vlan__ndpi.pcapng", &icu_key);
-    let lab = soft_tap("telnet-cleartext-login__ndpi.pcap", &lab_key);
+    let icu = soft_tap("snmp-v1-v2c-v3-vlan__ndpi.pcapng", &icu_key, false);
+    let lab = soft_tap("telnet-cleartext-login__ndpi.pcap", &lab_key, false);
     let config = taps_toml(&dir, &icu, &lab);
     let db = dir.file("assets.db");
 
@@ -152,8 +76,8 @@ fn pull_killed_at_every_step_then_completed() {
     let dir = TempDir::new("pullcrash");
     let icu_key = key_file(&dir, "icu.key", 21);
     let lab_key = key_file(&dir, "lab.key", 22);
-    let icu = soft_tap("snmp-v1-v2c-v3-vlan__ndpi.pcapng", &icu_key);
-    let lab = soft_tap("ftp-cleartext-login-filezilla__zeek.pcap", &lab_key);
+    let icu = soft_tap("snmp-v1-v2c-v3-vlan__ndpi.pcapng", &icu_key, false);
+    let lab = soft_tap("ftp-cleartext-login-filezilla__zeek.pcap", &lab_key, false);
     let config = taps_toml(&dir, &icu, &lab);
     let db = dir.file("assets.db");
     let mut crashes = 0;

@@ -8,7 +8,8 @@
 //! - Every address, name, class and software string ever seen is one `asset_values` row with the
 //!   first and last time it was seen: the history of an asset.
 //! - Sightings (asset, tap, ward), edges, the ledger and the tap row keep min(first)/max(last);
-//!   counts follow the newest summary. Alerts are keyed by (tap, sequence number).
+//!   counts follow the newest summary; a ledger entry's `allowed` follows the latest summary even
+//!   without new traffic (a pushed policy changes it). Alerts are keyed by (tap, sequence number).
 //! - Every upsert has a `WHERE` that is false when nothing would change, so a repeated summary
 //!   writes no row (`MergeStats::rows_changed` is 0). A record merged before from the same tap
 //!   and ward (same fingerprint of its encoding) is skipped outright: every rule is monotone,
@@ -123,9 +124,10 @@ const LEDGER: Upsert = Upsert {
      name = CASE WHEN excluded.name <> '' AND excluded.last_seen >= ledger.last_seen THEN excluded.name ELSE ledger.name END, \
      bytes = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.bytes ELSE ledger.bytes END, \
      frames = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.frames ELSE ledger.frames END, \
-     allowed = CASE WHEN excluded.last_seen > ledger.last_seen THEN excluded.allowed ELSE ledger.allowed END \
+     allowed = CASE WHEN excluded.last_seen >= ledger.last_seen THEN excluded.allowed ELSE ledger.allowed END \
      WHERE excluded.first_seen < ledger.first_seen OR excluded.last_seen > ledger.last_seen \
-     OR (excluded.name <> '' AND excluded.name <> ledger.name AND excluded.last_seen >= ledger.last_seen)",
+     OR (excluded.name <> '' AND excluded.name <> ledger.name AND excluded.last_seen >= ledger.last_seen) \
+     OR (excluded.allowed <> ledger.allowed AND excluded.last_seen >= ledger.last_seen)",
 };
 
 const UPSERT_TAP: &str =

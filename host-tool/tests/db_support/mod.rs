@@ -1,8 +1,14 @@
 //! Shared helpers for the database tests: a throw-away PostgreSQL server, temp dirs, the binary.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use wardtap::link::TapKey;
+use wardtap_core::Tap;
+use wardtap_link::{Board, Server};
+use wardtap_proto::mgmt::NicCounters;
 
 /// A temp directory removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -116,4 +122,79 @@ impl Drop for Postgres {
         let data = self.dir.file("data");
         let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
     }
+}
+
+pub struct Clock;
+
+impl Board for Clock {
+    fn uptime_s(&self) -> u32 {
+        60
+    }
+    fn clock_us(&self) -> u64 {
+        1_767_225_600_000_000
+    }
+    fn set_clock(&mut self, _: u64) {}
+    fn nic(&self) -> NicCounters {
+        NicCounters::default()
+    }
+}
+
+/// A software tap on 127.0.0.1: the real core fed with a shared capture (learning all of it
+/// as its baseline when `learn`) behind the real management server. Serves one connection
+/// after another, keeping its state (and its alert ring) across them, like a board across
+/// pulls. Lives until the test ends.
+pub fn soft_tap(name: &str, key: &TapKey, learn: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let frames = wardtap::capture::CaptureReader::open(std::path::Path::new(&capture(name))).map(|mut r| {
+        let mut v = Vec::new();
+        while let Ok(Some(f)) = r.next_frame() {
+            v.push((f.ts_us, f.data.to_vec()));
+        }
+        v
+    });
+    let frames = frames.unwrap();
+    let key = key.clone();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut tap = Box::new(Tap::new(0));
+            if learn {
+                tap.learn_for(u32::MAX);
+            }
+            for (ts, f) in &frames {
+                tap.process(*ts, f);
+            }
+            let mut server = Box::new(Server::new(Some(key.key), key.tap_id, 0, "soft", "test"));
+            let mut board = Clock;
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut buf = [0u8; 4096];
+                'conn: loop {
+                    let n = match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    for b in &buf[..n] {
+                        if server.push(*b, &mut tap, &mut board) {
+                            while !server.ready() {
+                                let out = server.output().to_vec();
+                                if conn.write_all(&out).is_err() {
+                                    break 'conn;
+                                }
+                                server.consumed(out.len());
+                            }
+                        }
+                    }
+                }
+            }
+        })
+        .unwrap();
+    addr
+}
+
+pub fn key_file(dir: &TempDir, name: &str, tap_id: u32) -> TapKey {
+    let key = TapKey { tap_id, key: [tap_id as u8; 32] };
+    std::fs::write(dir.path().join(name), key.to_text()).unwrap();
+    key
 }
