@@ -17,3 +17,4 @@ pub mod replay;
 pub mod report;
 pub mod taps;
 pub mod policy_cli;
+pub mod siem;

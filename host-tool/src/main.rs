@@ -66,6 +66,8 @@ enum Command {
     Policy(wardtap::policy_cli::PolicyArgs),
     /// Learned baseline: `baseline approve` turns it into policy rules, shown as a diff first.
     Baseline(wardtap::policy_cli::BaselineArgs),
+    /// Forward alerts to a SIEM as RFC 5424 syslog or CEF (UDP, TCP or stdout), each once.
+    Siem(wardtap::siem::SiemArgs),
     /// Fetch a tap's summary over its management line; prints like `replay`.
     Pull(wardtap::pull::PullArgs),
     /// Make a tap's id and key at install: a key file for the host, a record for the tap.
@@ -139,6 +141,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Baseline(a) => {
             Ok(wardtap::policy_cli::baseline(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
         }
+        Command::Siem(a) => Ok(wardtap::siem::cli(&a, &mut std::io::stdout().lock(), &mut std::io::stderr())
+            .map(|_| ExitCode::SUCCESS)?),
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
