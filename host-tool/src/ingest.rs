@@ -20,6 +20,10 @@ pub struct Options {
     pub ward: String,
     /// Declared local subnets.
     pub subnets: Vec<([u8; 4], u8)>,
+    /// Learn the baseline for this many seconds of capture time, then lock.
+    pub learn_secs: Option<u32>,
+    /// Outbound policy.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// Why an ingest failed.
@@ -73,6 +77,13 @@ pub fn summarise(opts: &Options) -> Result<(Summary, u64, Vec<CaptureError>), st
             let mut tap = Box::new(Tap::new(0));
             for (net, prefix) in &opts.subnets {
                 tap.add_subnet(*net, *prefix);
+            }
+            if let Some(p) = &opts.policy {
+                tap.set_policy(&p.rules);
+                tap.set_thresholds(p.thresholds);
+            }
+            if let Some(secs) = opts.learn_secs {
+                tap.learn_for(secs);
             }
             let mut errors = Vec::new();
             let mut frames = 0u64;

@@ -99,6 +99,12 @@ pub struct IngestArgs {
     /// Declare a local IPv4 subnet (CIDR, repeatable).
     #[arg(long = "subnet", value_parser = crate::db::cli::parse_cidr)]
     subnets: Vec<([u8; 4], u8)>,
+    /// Learn the baseline for this long of capture time (e.g. 10m, 2h), then judge.
+    #[arg(long, value_parser = crate::policy::parse_duration)]
+    learn: Option<u32>,
+    /// Outbound policy file (TOML).
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Capture files (pcap/pcapng), one stream in order.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -117,6 +123,8 @@ pub fn parse_cidr(s: &str) -> Result<([u8; 4], u8), String> {
 
 /// Runs `wardtap ingest`; returns the process exit code (1 if a capture was damaged).
 pub fn ingest(a: &IngestArgs, err: &mut dyn Write) -> Result<u8, CliError> {
+    let policy =
+        a.policy.as_deref().map(crate::policy::load).transpose().map_err(|e| CliError::Usage(e.to_string()))?;
     let mut db = a.db.open()?;
     let o = crate::ingest::run(
         &mut db,
@@ -125,6 +133,8 @@ pub fn ingest(a: &IngestArgs, err: &mut dyn Write) -> Result<u8, CliError> {
             tap: a.tap.clone(),
             ward: a.ward.clone(),
             subnets: a.subnets.clone(),
+            learn_secs: a.learn,
+            policy,
         },
     )?;
     writeln!(

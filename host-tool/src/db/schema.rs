@@ -60,7 +60,6 @@ CREATE TABLE sightings (
     fingerprint BIGINT NOT NULL,
     PRIMARY KEY (asset, tap, ward)
 ){without_rowid};
-CREATE INDEX sightings_ward ON sightings (ward, asset);
 CREATE TABLE asset_values (
     asset BIGINT NOT NULL REFERENCES assets(id),
     kind TEXT NOT NULL,
