@@ -141,8 +141,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Baseline(a) => {
             Ok(wardtap::policy_cli::baseline(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
         }
-        Command::Siem(a) => Ok(wardtap::siem::cli(&a, &mut std::io::stdout().lock(), &mut std::io::stderr())
-            .map(|_| ExitCode::SUCCESS)?),
+        Command::Siem(a) => {
+            Ok(wardtap::siem::cli(&a, &mut std::io::stdout().lock(), &mut std::io::stderr())
+                .map(|_| ExitCode::SUCCESS)?)
+        }
         Command::Pull(a) => Ok(wardtap::pull::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?),
         Command::Provision(a) => {
             Ok(wardtap::provision::cli(&a, &mut std::io::stdout().lock()).map(|_| ExitCode::SUCCESS)?)
