@@ -62,6 +62,8 @@ servers)
   printf 'nameserver 127.0.0.1\n' > /etc/netns/$P-srv/resolv.conf
   ns srv unshare --uts sh -c 'hostname ward7-switch; exec lldpd -u '$W'/lldpd.sock -p '$W'/lldpd.pid -I eth0 -S "MedSwitch OS 3.1"' </dev/null >$W/lldpd.log 2>&1
   for i in $(seq 100); do [ -S $W/lldpd.sock ] && break; sleep 0.1; done
+  # lldpd starts paused until its lldpcli says "resume"; say it now rather than wait for it.
+  ns srv lldpcli -u $W/lldpd.sock resume >/dev/null
   ns srv lldpcli -u $W/lldpd.sock update >/dev/null
   for i in $(seq 50); do ns pacs bash -c "echo > /dev/tcp/10.77.0.20/104" 2>/dev/null && break; sleep 0.1; done
   for i in $(seq 50); do ns pacs bash -c "echo > /dev/tcp/10.77.0.20/443" 2>/dev/null && break; sleep 0.1; done
@@ -75,6 +77,12 @@ traffic)
   ns ct storescu -aet CT01 -aec PACS01 10.77.0.20 104 $W/ct.dcm
   ns ct snmpget -v2c -c public 10.77.0.20 1.3.6.1.2.1.1.5.0 1.3.6.1.2.1.1.1.0
   echo | ns ct openssl s_client -connect 10.77.0.20:443 -servername pacs.ward7.example >/dev/null 2>&1
+  # lldpd speaks on its own schedule: wait until it has sent its first LLDPDU.
+  for i in $(seq 100); do
+    ns srv lldpcli -u $W/lldpd.sock show statistics | grep -q "Transmitted: *[1-9]" && break
+    [ $((i % 10)) = 0 ] && ns srv lldpcli -u $W/lldpd.sock update >/dev/null
+    sleep 0.1
+  done
   ;;
 down)
   for f in dnsmasq snmpd lldpd; do [ -f $W/$f.pid ] && kill $(cat $W/$f.pid) 2>/dev/null || true; done
