@@ -173,6 +173,9 @@ fn parse(payload: &[u8]) -> Result<Assoc<'_>> {
 }
 
 /// Presentation context: ID, reserved, result (AC) / reserved (RQ), reserved, sub-items.
+/// Storage SOP classes (CT, MR, US, CR, DX, MG, NM, PET, SR...) share this prefix.
+const STORAGE_PREFIX: &[u8] = b"1.2.840.10008.5.1.4.1.1.";
+
 fn presentation_context<'a>(it: &Item<'a>, abstract_ok: bool, a: &mut Assoc<'a>) -> Result<()> {
     let Some(sub_declared) = it.declared.checked_sub(4) else {
         return Err(Error::Malformed);
@@ -184,8 +187,12 @@ fn presentation_context<'a>(it: &Item<'a>, abstract_ok: bool, a: &mut Assoc<'a>)
     while let Some(s) = subs.next()? {
         match s.ty {
             item::ABSTRACT_SYNTAX if abstract_ok => {
-                if a.sop_class.is_none() {
-                    a.sop_class = s.whole().and_then(uid);
+                // Keep the first proposal, but let a storage class replace a non-storage one:
+                // SCUs often propose Verification first, and what they store says what they are.
+                let this = s.whole().and_then(uid);
+                let is_storage = |u: &[u8]| u.starts_with(STORAGE_PREFIX);
+                if a.sop_class.is_none() || (!a.sop_class.is_some_and(is_storage) && this.is_some_and(is_storage)) {
+                    a.sop_class = this.or(a.sop_class);
                 }
             }
             item::TRANSFER_SYNTAX => {}
@@ -613,6 +620,19 @@ mod tests {
         items.extend(rq_items(b"1.2.840.10008.1.1"));
         let (_, c) = run(&pdu(1, ae("A"), ae("B"), &items));
         assert!(c.has("sop=1.2.840.10008.5.1.4.1.1.2"));
+    }
+
+    #[test]
+    fn storage_class_after_verification_is_reported() {
+        // storescu proposes Verification first, then the storage classes it will send.
+        let mut items = rq_items(b"1.2.840.10008.1.1");
+        items.extend(rq_items(b"1.2.840.10008.5.1.4.1.1.2"));
+        items.extend(rq_items(b"1.2.840.10008.5.1.4.1.1.4"));
+        let (_, c) = run(&pdu(1, ae("A"), ae("B"), &items));
+        assert!(c.has("sop=1.2.840.10008.5.1.4.1.1.2"), "{:?}", c.lines);
+        // Verification alone is still reported.
+        let (_, c) = run(&pdu(1, ae("A"), ae("B"), &rq_items(b"1.2.840.10008.1.1")));
+        assert!(c.has("sop=1.2.840.10008.1.1"), "{:?}", c.lines);
     }
 
     #[test]
