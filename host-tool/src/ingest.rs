@@ -4,8 +4,9 @@
 //! The core runs over the capture exactly as in `wardtap replay`; its records become one
 //! [`Summary`] merged in one transaction.
 
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::CaptureError;
 use crate::db::{self, Db, Summary};
+use crate::replay;
 use std::path::PathBuf;
 use wardtap_core::Tap;
 
@@ -64,57 +65,14 @@ pub fn summary_of(tap: &Tap, tap_id: &str, ward: &str, time: u64) -> Summary {
     }
 }
 
-/// Stack for the thread that owns the core (its state is one large value).
-const CORE_STACK: usize = 64 << 20;
-
 /// Runs the core over the captures and returns the summary and the read errors.
 pub fn summarise(opts: &Options) -> Result<(Summary, u64, Vec<CaptureError>), std::io::Error> {
     let opts = opts.clone();
-    std::thread::Builder::new()
-        .name("wardtap-core".into())
-        .stack_size(CORE_STACK)
-        .spawn(move || {
-            let mut tap = Box::new(Tap::new(0));
-            for (net, prefix) in &opts.subnets {
-                tap.add_subnet(*net, *prefix);
-            }
-            if let Some(p) = &opts.policy {
-                tap.set_policy(&p.rules);
-                tap.set_thresholds(p.thresholds);
-            }
-            if let Some(secs) = opts.learn_secs {
-                tap.learn_for(secs);
-            }
-            let mut errors = Vec::new();
-            let mut frames = 0u64;
-            let mut last_ts = 0u64;
-            for path in &opts.files {
-                let mut reader = match CaptureReader::open(path) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                loop {
-                    match reader.next_frame() {
-                        Ok(Some(f)) => {
-                            tap.process(f.ts_us, f.data);
-                            last_ts = last_ts.max(f.ts_us);
-                            frames += 1;
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            errors.push(e);
-                            break;
-                        }
-                    }
-                }
-            }
-            (summary_of(&tap, &opts.tap, &opts.ward, last_ts), frames, errors)
-        })?
-        .join()
-        .map_err(|_| std::io::Error::other("core thread panicked"))
+    replay::on_core_thread(move || {
+        let mut tap = replay::configured_tap(&opts.subnets, opts.policy.as_ref(), opts.learn_secs);
+        let fed = replay::feed(&mut tap, &opts.files, false);
+        (summary_of(&tap, &opts.tap, &opts.ward, fed.last_ts), fed.frames, fed.errors)
+    })
 }
 
 /// Ingests the captures into `db`.
