@@ -2,31 +2,10 @@
 //! contain (MANIFEST.tsv), with their names, vendor classes, medical identities and SNIs.
 
 use serde_json::Value;
-use wardtap::replay::{self, Options};
-use wardtap_tests::capture;
+use wardtap_tests::{assets, capture, has, replay_json, strs};
 
 fn replay(files: &[&str]) -> Value {
-    let out = replay::run(&Options { files: files.iter().map(|f| capture(f)).collect(), ..Default::default() });
-    assert!(out.errors.is_empty(), "{:?}", out.errors);
-    serde_json::to_value(&out.document).unwrap()
-}
-
-fn assets(doc: &Value) -> &Vec<Value> {
-    doc["assets"].as_array().unwrap()
-}
-
-fn strs(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => s.clone(),
-                Value::Object(o) => o["value"].as_str().unwrap_or_default().to_owned(),
-                other => other.to_string(),
-            })
-            .collect(),
-        _ => vec![],
-    }
+    replay_json(&files.iter().map(|f| capture(f)).collect::<Vec<_>>())
 }
 
 /// The asset with this name (any source).
@@ -39,10 +18,6 @@ fn named<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 fn by_mac<'a>(doc: &'a Value, mac: &str) -> &'a Value {
     assets(doc).iter().find(|a| a["mac"] == mac).unwrap_or_else(|| panic!("no asset {mac}"))
-}
-
-fn has(v: &Value, field: &str, value: &str) -> bool {
-    strs(&v[field]).iter().any(|s| s == value)
 }
 
 #[test]

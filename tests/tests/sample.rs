@@ -5,37 +5,12 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use wardtap::replay::{self, Options};
+use wardtap_tests::{assets, has, replay_json, strs};
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/ward-demo.pcap");
 
 fn replay_sample() -> Value {
-    let out = replay::run(&Options { files: vec![PathBuf::from(SAMPLE)], ..Default::default() });
-    assert!(out.errors.is_empty(), "{:?}", out.errors);
-    serde_json::to_value(&out.document).unwrap()
-}
-
-fn assets(doc: &Value) -> &Vec<Value> {
-    doc["assets"].as_array().unwrap()
-}
-
-/// The strings of an array of strings or of `{value, source}` objects.
-fn strs(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| match x {
-                Value::String(s) => s.clone(),
-                Value::Object(o) => o["value"].as_str().unwrap_or_default().to_owned(),
-                other => other.to_string(),
-            })
-            .collect(),
-        _ => vec![],
-    }
-}
-
-fn has(v: &Value, field: &str, value: &str) -> bool {
-    strs(&v[field]).iter().any(|s| s == value)
+    replay_json(&[PathBuf::from(SAMPLE)])
 }
 
 /// The asset with this name (any source), checked to be of `class`.
