@@ -203,3 +203,52 @@ fn postgres_behaves_the_same() {
     filters(&pg.database("filters"));
     migrates_from_v1(&pg.database("mig"));
 }
+
+/// Version 3 keeps the value history in one column per asset: migrating a version 2 database
+/// keeps every value with its times, and a fresh database records the same history.
+fn value_history_survives_migration(old_spec: &str, fresh_spec: &str) {
+    let mut s1 = synthetic::summary(6, 8, 0, T0);
+    s1.assets[0].class = DeviceClass::Unknown;
+    let s2 = synthetic::summary(6, 8, 1, T0 + HOUR);
+    let older = synthetic::summary(6, 8, 2, T0 - HOUR);
+    let histories = |db: &mut Db| -> Vec<String> {
+        (0..8).map(|n| format!("{:?}", db.history(&synthetic::mac(6, n).to_string()).unwrap())).collect()
+    };
+    let before = {
+        let mut old = Db::open_at_version(old_spec, 2).unwrap();
+        for s in [&s1, &s2, &older] {
+            old.merge(s).unwrap();
+        }
+        histories(&mut old)
+    };
+    let mut db = Db::open(old_spec).unwrap();
+    assert_eq!(db.schema_version().unwrap(), db::schema::latest());
+    assert_eq!(histories(&mut db), before);
+    assert_eq!(db.merge(&older).unwrap().rows_changed, 0);
+    let mut fresh = Db::open(fresh_spec).unwrap();
+    for s in [&s1, &s2, &older] {
+        fresh.merge(s).unwrap();
+    }
+    assert_eq!(histories(&mut fresh), before);
+    // A later pull extends a migrated history exactly as a fresh one.
+    let s3 = synthetic::summary(6, 8, 3, T0 + 2 * HOUR);
+    db.merge(&s3).unwrap();
+    fresh.merge(&s3).unwrap();
+    assert_eq!(histories(&mut db), histories(&mut fresh));
+    let h = fresh.history(&synthetic::mac(6, 3).to_string()).unwrap();
+    let names: Vec<&str> = h.values.iter().filter(|v| v.kind == "name").map(|v| v.value.as_str()).collect();
+    assert_eq!(names, ["MOD3", "ward6-dev3-g2", "ward6-dev3-g0", "ward6-dev3-g1", "ward6-dev3-g3"], "{h:#?}");
+}
+
+#[test]
+fn sqlite_value_history_survives_migration() {
+    let (_d, f) = sqlite("vh-old");
+    let (_e, g) = sqlite("vh-fresh");
+    value_history_survives_migration(&f, &g);
+}
+
+#[test]
+fn postgres_value_history_survives_migration() {
+    let pg = Postgres::start();
+    value_history_survives_migration(&pg.database("vhold"), &pg.database("vhfresh"));
+}

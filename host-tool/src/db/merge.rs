@@ -5,8 +5,10 @@
 //!   the summary that saw it last; a summary that is not newer changes only first-seen times.
 //!   A missing value (no name yet after a tap restart, class `unknown`) never replaces a known one.
 //! - Every change of the current class, name, addresses or software is one `asset_changes` row.
-//! - Every address, name, class and software string ever seen is one `asset_values` row with the
-//!   first and last time it was seen: the history of an asset.
+//! - Every address, name, class and software string ever seen is one entry of the asset's
+//!   `value_history` (a JSON array sorted by kind and value: kind, value, source, first and last
+//!   time seen, the tap that first saw it): the history of an asset. One column rather than a
+//!   row per value: the merge writes a third of the rows it would otherwise.
 //! - Sightings (asset, tap, ward), edges, the ledger and the tap row keep min(first)/max(last);
 //!   counts follow the newest summary; a ledger entry's `allowed` follows the latest summary even
 //!   without new traffic (a pushed policy changes it). Alerts are keyed by (tap, sequence number).
@@ -67,7 +69,8 @@ struct Upsert {
     tail: &'static str,
 }
 
-const VALUES: Upsert = Upsert {
+/// Value history rows, for databases still at schema version 1 or 2 (tests of migrations).
+const LEGACY_VALUES: Upsert = Upsert {
     head: "INSERT INTO asset_values (asset, kind, value, source, first_seen, last_seen, tap)",
     width: 7,
     tail: "ON CONFLICT (asset, kind, value) DO UPDATE SET \
@@ -181,15 +184,61 @@ struct Current {
     first_seen: i64,
     last_seen: i64,
     fingerprint: Option<i64>,
+    history: String,
+}
+
+/// One entry of an asset's value history: kind, value, source, first seen, last seen, tap.
+pub(crate) type Seen = (String, String, String, i64, i64, String);
+
+/// Reads a `value_history` column, sorted by kind and value (bytewise).
+pub(crate) fn parse_history(json: &str) -> Result<Vec<Seen>, DbError> {
+    let mut h: Vec<Seen> = serde_json::from_str(json).map_err(|e| DbError::Damaged(format!("value history: {e}")))?;
+    h.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(h)
+}
+
+fn history_json<T: serde::Serialize>(h: &[T]) -> Result<String, DbError> {
+    serde_json::to_string(h).map_err(|e| DbError::Damaged(e.to_string()))
+}
+
+/// A value seen by this summary: kind, value, source.
+type Fresh<'a> = (&'static str, &'a str, &'a str);
+
+/// Adds what this summary saw to a stored history (min first seen, max last seen; source and
+/// tap stay those of the first sighting); returns whether anything changed.
+fn merge_history(h: &mut Vec<Seen>, fresh: &[Fresh<'_>], first: i64, last: i64, tap: &str) -> bool {
+    let mut changed = false;
+    for (kind, value, source) in fresh {
+        match h.binary_search_by(|e| (e.0.as_str(), e.1.as_str()).cmp(&(kind, value))) {
+            Ok(i) => {
+                if let Some(e) = h.get_mut(i) {
+                    if first < e.3 || last > e.4 {
+                        e.3 = e.3.min(first);
+                        e.4 = e.4.max(last);
+                        changed = true;
+                    }
+                }
+            }
+            Err(i) => {
+                h.insert(
+                    i,
+                    ((*kind).to_owned(), (*value).to_owned(), (*source).to_owned(), first, last, tap.to_owned()),
+                );
+                changed = true;
+            }
+        }
+    }
+    changed
 }
 
 /// Reads the current state of the summary's assets, by MAC.
-fn current(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<String, Current>, DbError> {
+fn current(c: &mut Conn, s: &Summary, macs: &[String], legacy: bool) -> Result<HashMap<String, Current>, DbError> {
+    let history = if legacy { "'[]'" } else { "a.value_history" };
     let mut out = HashMap::with_capacity(macs.len());
     let mut at = 0;
     for len in chunks(macs.len()) {
         let sql = format!(
-            "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint \
+            "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint, {history} \
              FROM assets a LEFT JOIN sightings s ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
             vec!["?"; len].join(", ")
         );
@@ -207,6 +256,7 @@ fn current(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<String,
                     first_seen: r[6].int(),
                     last_seen: r[7].int(),
                     fingerprint: r[8].opt_int(),
+                    history: r[9].text(),
                 },
             );
         }
@@ -223,7 +273,8 @@ struct Prepared<'a> {
     fingerprint: i64,
 }
 
-pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
+/// Merges `s`; `legacy` for a database before schema version 3 (value history as rows).
+pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStats, DbError> {
     let mut st = MergeStats::default();
     let counters = serde_json::to_string(&crate::model::counters_map(&s.counters, None))
         .map_err(|e| DbError::Damaged(e.to_string()))?;
@@ -238,12 +289,12 @@ pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
         assets.push(Prepared { rec: r, mac: r.mac.to_string(), fingerprint: fnv1a(&blob), blob });
     }
     let macs: Vec<String> = assets.iter().map(|a| a.mac.clone()).collect();
-    let cur = current(c, s, &macs)?;
+    let cur = current(c, s, &macs, legacy)?;
+    let mut legacy_values: Vec<(Mac, [Value; 7])> = Vec::new();
 
     let mut ids: HashMap<Mac, i64> = HashMap::with_capacity(assets.len());
     let mut unchanged: HashSet<Mac> = HashSet::new();
     let mut sightings: Vec<Value> = Vec::new();
-    let mut values: Vec<(Mac, [Value; 7])> = Vec::new();
     let mut new_assets: Vec<Value> = Vec::new();
     for p in &mut assets {
         let r = p.rec;
@@ -265,36 +316,70 @@ pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
         // the last time the database saw it (they were not there then, or the tap had not kept
         // them); for an older summary, its own first-seen.
         let values_first = match old {
+            None => first,
+            Some(old) if last > old.last_seen => first.max(old.last_seen),
+            Some(old) if last == old.last_seen => last,
+            Some(_) => first,
+        };
+        let vf = values_first.min(last);
+        let mut fresh: Vec<Fresh<'_>> = Vec::with_capacity(8);
+        if r.class != DeviceClass::Unknown {
+            fresh.push(("class", a.class, "classifier"));
+        }
+        fresh.extend(a.ips.iter().map(|ip| ("ip", ip.as_str(), "")));
+        fresh.extend(a.names.iter().map(|n| ("name", n.value.as_str(), n.source)));
+        fresh.extend(a.software.iter().map(|sw| ("software", sw.value.as_str(), sw.source)));
+        // Sorted by kind and value; of duplicates, the first one seen is kept.
+        fresh.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        fresh.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
+        if legacy {
+            legacy_values.extend(fresh.iter().map(|(kind, v, source)| {
+                let row = [
+                    Value::Int(None),
+                    (*kind).into(),
+                    (*v).into(),
+                    (*source).into(),
+                    vf.into(),
+                    last.into(),
+                    s.tap.as_str().into(),
+                ];
+                (r.mac, row)
+            }));
+        }
+        match old {
             None => {
+                let h: Vec<_> = fresh.iter().map(|(k, v, src)| (k, v, src, vf, last, s.tap.as_str())).collect();
                 new_assets.extend([
                     p.mac.as_str().into(),
                     a.vendor.clone().into(),
                     a.class.into(),
-                    name_now.clone().into(),
-                    ips_now.clone().into(),
-                    software_now.clone().into(),
+                    name_now.into(),
+                    ips_now.into(),
+                    software_now.into(),
                     first.into(),
                     last.into(),
                     std::mem::take(&mut p.blob).into(),
+                    history_json(&h)?.into(),
                 ]);
-                first
-            }
-            Some(old) if last > old.last_seen => {
-                update_current(c, s, old, r, &a, name_now, ips_now, software_now, &p.blob, &mut st)?;
-                first.max(old.last_seen)
             }
             Some(old) => {
-                if first < old.first_seen {
+                let mut h = parse_history(&old.history)?;
+                let history_changed = !legacy && merge_history(&mut h, &fresh, vf, last, &s.tap);
+                let history = history_json(&h)?;
+                if last > old.last_seen {
+                    let history = (!legacy).then_some(history);
+                    update_current(c, s, old, r, &a, name_now, ips_now, software_now, &p.blob, history, &mut st)?;
+                } else if legacy && first < old.first_seen {
                     st.rows_changed +=
                         c.exec("UPDATE assets SET first_seen = ? WHERE id = ?", params![first, old.id])?;
-                }
-                if last == old.last_seen {
-                    last
-                } else {
-                    first
+                } else if !legacy && (first < old.first_seen || history_changed) {
+                    st.rows_changed += c.exec(
+                        "UPDATE assets SET first_seen = ?, value_history = ? WHERE id = ?",
+                        params![first.min(old.first_seen), history, old.id],
+                    )?;
                 }
             }
-        };
+        }
         sightings.extend([
             Value::Int(None), // the asset id, filled in below
             s.tap.as_str().into(),
@@ -307,47 +392,21 @@ pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
             r.bytes_rx.into(),
             p.fingerprint.into(),
         ]);
-        let vf = values_first.min(last);
-        let mut kept: HashSet<(&'static str, String)> = HashSet::new();
-        let mut value = |kind: &'static str, v: &str, source: &str| {
-            if kept.insert((kind, v.to_owned())) {
-                values.push((
-                    r.mac,
-                    [
-                        Value::Int(None),
-                        kind.into(),
-                        v.into(),
-                        source.into(),
-                        vf.into(),
-                        last.into(),
-                        s.tap.as_str().into(),
-                    ],
-                ));
-            }
-        };
-        if r.class != DeviceClass::Unknown {
-            value("class", a.class, "classifier");
-        }
-        for ip in &a.ips {
-            value("ip", ip, "");
-        }
-        for n in &a.names {
-            value("name", &n.value, n.source);
-        }
-        for sw in &a.software {
-            value("software", &sw.value, sw.source);
-        }
     }
 
     // New assets: multi-row inserts, ids back by MAC (RETURNING order is not guaranteed).
     let mut at = 0;
-    for len in chunks(new_assets.len() / 9) {
+    let (width, history) = if legacy { (9, "") } else { (10, ", value_history") };
+    if legacy {
+        new_assets = new_assets.chunks(10).flat_map(|row| row.iter().take(9).cloned()).collect();
+    }
+    for len in chunks(new_assets.len() / width) {
         let sql = format!(
-            "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc) VALUES {} \
-             RETURNING id, mac",
-            tuples(9, len)
+            "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc{history}) \
+             VALUES {} RETURNING id, mac",
+            tuples(width, len)
         );
-        for row in c.query_write(&sql, &new_assets[at * 9..(at + len) * 9])? {
+        for row in c.query_write(&sql, &new_assets[at * width..(at + len) * width])? {
             let mac: Mac = parse_mac(&row[1].text()).ok_or_else(|| DbError::Damaged(row[1].text()))?;
             ids.insert(mac, row[0].int());
         }
@@ -367,14 +426,16 @@ pub(super) fn merge(c: &mut Conn, s: &Summary) -> Result<MergeStats, DbError> {
         k += 1;
     }
     st.rows_changed += upsert(c, &SIGHTINGS, &sightings)?;
-    let values: Vec<Value> = values
-        .into_iter()
-        .flat_map(|(mac, mut row)| {
-            row[0] = ids.get(&mac).copied().into();
-            row
-        })
-        .collect();
-    st.rows_changed += upsert(c, &VALUES, &values)?;
+    if legacy {
+        let values: Vec<Value> = legacy_values
+            .into_iter()
+            .flat_map(|(mac, mut row)| {
+                row[0] = ids.get(&mac).copied().into();
+                row
+            })
+            .collect();
+        st.rows_changed += upsert(c, &LEGACY_VALUES, &values)?;
+    }
 
     // Edges of assets whose record did not change are unchanged too (no traffic, no time).
     let mut edges = Vec::with_capacity(s.edges.len());
@@ -487,6 +548,7 @@ fn update_current(
     ips_now: String,
     software_now: String,
     blob: &[u8],
+    history: Option<String>,
     st: &mut MergeStats,
 ) -> Result<(), DbError> {
     let last = us(r.last_seen);
@@ -513,21 +575,29 @@ fn update_current(
     if changed {
         st.changed_assets += 1;
     }
-    st.rows_changed += c.exec(
-        "UPDATE assets SET vendor = ?, class = ?, name = ?, ips = ?, software = ?, first_seen = ?, \
-         last_seen = ?, doc = ? WHERE id = ?",
-        params![
-            a.vendor.clone(),
-            class,
-            name,
-            ips,
-            software,
-            us(r.first_seen).min(cur.first_seen),
-            last,
-            blob.to_vec(),
-            cur.id
-        ],
-    )?;
+    let mut p: Vec<Value> = vec![
+        a.vendor.clone().into(),
+        class.into(),
+        name.into(),
+        ips.into(),
+        software.into(),
+        us(r.first_seen).min(cur.first_seen).into(),
+        last.into(),
+        blob.to_vec().into(),
+    ];
+    let sql = match history {
+        Some(h) => {
+            p.push(h.into());
+            "UPDATE assets SET vendor = ?, class = ?, name = ?, ips = ?, software = ?, first_seen = ?, \
+             last_seen = ?, doc = ?, value_history = ? WHERE id = ?"
+        }
+        None => {
+            "UPDATE assets SET vendor = ?, class = ?, name = ?, ips = ?, software = ?, first_seen = ?, \
+             last_seen = ?, doc = ? WHERE id = ?"
+        }
+    };
+    p.push(cur.id.into());
+    st.rows_changed += c.exec(sql, &p)?;
     Ok(())
 }
 

@@ -182,6 +182,8 @@ impl Summary {
 /// An open asset database.
 pub struct Db {
     conn: Conn,
+    /// The schema version it was migrated to (older only in tests of migrations).
+    version: i64,
 }
 
 /// Where the database lives when `--db` is not given: `<data dir>/wardtap/assets.db`.
@@ -224,8 +226,9 @@ impl Db {
             )?;
             Conn::Sqlite(c)
         };
-        let mut db = Db { conn };
+        let mut db = Db { conn, version };
         db.migrate(version)?;
+        db.version = db.schema_version()?;
         Ok(db)
     }
 
@@ -288,7 +291,9 @@ impl Db {
 
     /// Merges one summary in one transaction. Idempotent.
     pub fn merge(&mut self, s: &Summary) -> Result<MergeStats, DbError> {
-        self.transaction(|c| merge::merge(c, s))
+        // Before version 3 the value history was one `asset_values` row per value.
+        let legacy = self.version < 3;
+        self.transaction(|c| merge::merge(c, s, legacy))
     }
 
     /// The highest alert sequence number stored for `tap` (ask the tap for alerts after it).

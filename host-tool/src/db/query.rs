@@ -485,21 +485,34 @@ impl Db {
             .query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])?
             .map(|r| r[0].int())
             .ok_or_else(|| DbError::NotFound(format!("no asset {mac} in the database")))?;
-        let values = self
-            .conn()
-            .query(
-                "SELECT kind, value, source, first_seen, last_seen, tap FROM asset_values WHERE asset = ? \
-                 ORDER BY kind, first_seen, value",
-                params![id],
-            )?
+        let mut values = if self.version < 3 {
+            // Before schema version 3 (tests of migrations): one row per value.
+            self.conn()
+                .query(
+                    "SELECT kind, value, source, first_seen, last_seen, tap FROM asset_values WHERE asset = ?",
+                    params![id],
+                )?
+                .into_iter()
+                .map(|r| (r[0].text(), r[1].text(), r[2].text(), r[3].int(), r[4].int(), r[5].text()))
+                .collect()
+        } else {
+            let json = self
+                .conn()
+                .query_opt("SELECT value_history FROM assets WHERE id = ?", params![id])?
+                .map(|r| r[0].text())
+                .unwrap_or_default();
+            super::merge::parse_history(&json)?
+        };
+        values.sort_by(|a, b| (&a.0, a.3, &a.1).cmp(&(&b.0, b.3, &b.1)));
+        let values = values
             .into_iter()
-            .map(|r| ValueView {
-                kind: r[0].text(),
-                value: r[1].text(),
-                source: r[2].text(),
-                first_seen: t(r[3].int()),
-                last_seen: t(r[4].int()),
-                tap: r[5].text(),
+            .map(|(kind, value, source, first, last, tap)| ValueView {
+                kind,
+                value,
+                source,
+                first_seen: t(first),
+                last_seen: t(last),
+                tap,
             })
             .collect();
         let changes = self
@@ -534,12 +547,15 @@ impl Db {
             ("taps", "id"),
             ("assets", "mac"),
             ("sightings", "asset, tap, ward"),
-            ("asset_values", "asset, kind, value"),
             ("asset_changes", "asset, time, field, id"),
             ("edges", "asset, tap, peer, transport, port, direction"),
             ("alerts", "tap, seq"),
             ("ledger", "tap, device, endpoint, transport, port, direction"),
+            ("asset_values", "asset, kind, value"), // before schema version 3 only
         ] {
+            if table == "asset_values" && self.version >= 3 {
+                continue;
+            }
             for r in self.conn().query(&format!("SELECT * FROM {table} ORDER BY {order}"), &[])? {
                 let cells: Vec<String> = r.iter().map(|v| format!("{v:?}")).collect();
                 out.push(format!("{table}: {}", cells.join(" | ")));
