@@ -8,7 +8,7 @@
 //! Deliberately not parsed: the device description XML behind LOCATION (a separate TCP
 //! fetch the tap never makes), vendor headers, and anything after the blank line.
 
-use super::util::{header_lines, header_value, starts_with_ci};
+use super::util::{find_byte, starts_with_ci, trim_ws};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use wardtap_proto::{InfoField, Protocol, SoftwareSource};
@@ -39,27 +39,63 @@ fn kind(start: &[u8]) -> Option<Kind> {
     }
 }
 
+/// Splits `Name: value` at the first colon: the name as sent and the trimmed value.
+fn field(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = find_byte(line, b':')?;
+    let (name, rest) = line.split_at_checked(colon)?;
+    Some((name, trim_ws(rest.get(1..)?)))
+}
+
 /// Dissects one SSDP datagram.
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
-    let mut lines = header_lines(payload, MAX_LINES);
-    let kind = lines.next().and_then(kind).ok_or(Error::NotMine)?;
-    super::speak(ctx, Protocol::Ssdp, sink);
+    // One pass over the bytes: lines end at LF (a CR before it is dropped), the block at the
+    // first empty line, and at most MAX_LINES lines are looked at.
+    let mut rest = Some(payload);
+    let mut kind = None;
     let mac = ctx.src_mac;
-    for line in lines {
-        let software = |name: &[u8], source| header_value(line, name).map(|text| Fact::Software { mac, text, source });
-        let info = |name: &[u8], field| header_value(line, name).map(|value| Fact::Info { mac, field, value });
-        let fact = match kind {
-            Kind::Search => software(b"USER-AGENT", SoftwareSource::HttpUserAgent),
-            Kind::Announce => software(b"SERVER", SoftwareSource::SsdpServer)
-                .or_else(|| info(b"USN", InfoField::Usn))
-                .or_else(|| info(b"NT", InfoField::Nt))
-                .or_else(|| info(b"ST", InfoField::Nt))
-                .or_else(|| info(b"LOCATION", InfoField::Location)),
+    for n in 0..MAX_LINES {
+        let Some(r) = rest else { break };
+        let line = match find_byte(r, b'\n') {
+            Some(p) => {
+                rest = r.get(p.saturating_add(1)..);
+                r.get(..p).unwrap_or_default()
+            }
+            None => {
+                rest = None;
+                r
+            }
         };
-        let empty = matches!(fact, Some(Fact::Software { text: [], .. } | Fact::Info { value: [], .. }));
-        if let (Some(f), false) = (fact, empty) {
-            sink.fact(ctx, &f);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
         }
+        if n == 0 {
+            kind = Some(self::kind(line).ok_or(Error::NotMine)?);
+            super::speak(ctx, Protocol::Ssdp, sink);
+            continue;
+        }
+        let Some((name, value)) = field(line) else { continue };
+        if value.is_empty() {
+            continue;
+        }
+        let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
+        // Names are told apart by length first: one case-insensitive compare per line at most.
+        let fact = match (kind, name.len()) {
+            (Some(Kind::Search), 10) if is(b"USER-AGENT") => {
+                Fact::Software { mac, text: value, source: SoftwareSource::HttpUserAgent }
+            }
+            (Some(Kind::Announce), 6) if is(b"SERVER") => {
+                Fact::Software { mac, text: value, source: SoftwareSource::SsdpServer }
+            }
+            (Some(Kind::Announce), 3) if is(b"USN") => Fact::Info { mac, field: InfoField::Usn, value },
+            (Some(Kind::Announce), 2) if is(b"NT") || is(b"ST") => Fact::Info { mac, field: InfoField::Nt, value },
+            (Some(Kind::Announce), 8) if is(b"LOCATION") => Fact::Info { mac, field: InfoField::Location, value },
+            _ => continue,
+        };
+        sink.fact(ctx, &fact);
+    }
+    if kind.is_none() {
+        return Err(Error::NotMine);
     }
     Ok(())
 }

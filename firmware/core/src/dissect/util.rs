@@ -111,6 +111,28 @@ pub fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
+/// Position of the first `needle` in `hay`, eight bytes per step (text protocols scan whole
+/// header blocks for line ends; a byte-at-a-time search dominated their cost).
+pub fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let rep = LO.wrapping_mul(u64::from(needle));
+    let mut chunks = hay.chunks_exact(8);
+    let mut off = 0usize;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ rep;
+        // High bit set in the lowest byte of `x` that is zero (higher ones may be false hits).
+        let z = x.wrapping_sub(LO) & !x & HI;
+        if z != 0 {
+            return off.checked_add((z.trailing_zeros() / 8) as usize);
+        }
+        off = off.saturating_add(8);
+    }
+    chunks.remainder().iter().position(|&b| b == needle).and_then(|p| off.checked_add(p))
+}
+
 /// Trims ASCII whitespace at both ends.
 pub fn trim_ws(s: &[u8]) -> &[u8] {
     s.trim_ascii()
@@ -134,6 +156,19 @@ mod tests {
     fn trim_strips_padding() {
         assert_eq!(trim(b"  CT01 \0\0"), b"CT01");
         assert_eq!(trim(b"\0\0"), b"");
+    }
+
+    #[test]
+    fn find_byte_matches_position() {
+        let hay: &[u8] = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\x80\x0a\xff\n";
+        for start in 0..hay.len() {
+            for n in [b'\n', b':', b'\r', 0x80, 0x0b, 0xff, 0] {
+                let h = &hay[start..];
+                assert_eq!(find_byte(h, n), h.iter().position(|&b| b == n), "{start} {n}");
+            }
+        }
+        assert_eq!(find_byte(&[0x01, 0x00, 0x0a, 0x0a, 0, 0, 0, 0, 0x0a], 0x0a), Some(2));
+        assert_eq!(find_byte(&[], 0), None);
     }
 
     #[test]
