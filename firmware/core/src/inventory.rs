@@ -629,11 +629,12 @@ impl Inventory {
         };
         let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
         let fresh = Edge { first: secs, ..Edge::EMPTY };
-        let new_edge = Event::NewEdge { asset: self.mac_of(slot), peer, transport, port, outbound };
+        // Built only for a new edge (most frames hit an existing one).
+        let new_edge = |inv: &Self| Event::NewEdge { asset: inv.mac_of(slot), peer, transport, port, outbound };
         let s = match self.edges.insert(key, fresh) {
             Some(Inserted::Existing(s)) => s,
             Some(Inserted::New(s)) => {
-                self.event(new_edge);
+                self.event(new_edge(self));
                 s
             }
             None => {
@@ -644,7 +645,7 @@ impl Inventory {
                     self.counters.edges_evicted += 1;
                 }
                 let Some(Inserted::New(s)) = self.edges.insert(key, fresh) else { return };
-                self.event(new_edge);
+                self.event(new_edge(self));
                 s
             }
         };
@@ -692,10 +693,15 @@ impl Inventory {
         // may forward with an initial-looking TTL).
         let unrouted = self.subnets.is_empty() && matches!(ip.ttl, 64 | 128 | 255);
         let src_local = self.is_local(&ip.src) || unrouted;
+        // Whether the sender holds its source address (looked up once; rechecked below only
+        // if it was just added).
+        let mut src_owns = false;
         if let Some(s) = src {
-            if src_local && !self.owns(s, &ip.src) {
+            src_owns = self.owns(s, &ip.src);
+            if src_local && !src_owns {
                 self.add_address(s, ip.src);
-            } else if !src_local && !self.owns(s, &ip.src) && !ip.src.is_group() {
+                src_owns = self.owns(s, &ip.src);
+            } else if !src_local && !src_owns && !ip.src.is_group() {
                 // Sending on behalf of outside addresses: a router or firewall.
                 self.flag_slot(s, flags::FORWARDS);
             }
@@ -706,7 +712,7 @@ impl Inventory {
             return;
         }
         let (server_is_src, port) = ip.server_side();
-        let src_owner = src.filter(|s| src_local && self.owns(*s, &ip.src));
+        let src_owner = src.filter(|_| src_local && src_owns);
         let dst_owner = dst.filter(|d| self.owns(*d, &ip.dst));
         if let Some(s) = src_owner {
             self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
