@@ -8,7 +8,7 @@
 use super::DbError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A parameter or a column value. Typed even when null, because PostgreSQL checks types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Value {
     Text(Option<String>),
     /// Bytes (or null).
     Blob(Option<Vec<u8>>),
+    /// Text shared by many rows (a tap's id and ward): cloning it allocates nothing.
+    Shared(Arc<str>),
 }
 
 impl Value {
@@ -41,6 +43,7 @@ impl Value {
         match self {
             Value::Blob(Some(b)) => b,
             Value::Text(Some(s)) => s.as_bytes(),
+            Value::Shared(s) => s.as_bytes(),
             _ => &[],
         }
     }
@@ -49,6 +52,7 @@ impl Value {
         match self {
             Value::Text(Some(s)) => s.clone(),
             Value::Int(Some(v)) => v.to_string(),
+            Value::Shared(s) => s.to_string(),
             _ => String::new(),
         }
     }
@@ -58,6 +62,7 @@ impl Value {
             Value::Text(s) => s.clone(),
             Value::Int(v) => v.map(|v| v.to_string()),
             Value::Blob(b) => b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
+            Value::Shared(s) => Some(s.to_string()),
         }
     }
 }
@@ -115,6 +120,11 @@ impl From<&String> for Value {
 impl From<Option<String>> for Value {
     fn from(v: Option<String>) -> Self {
         Value::Text(v)
+    }
+}
+impl From<&Arc<str>> for Value {
+    fn from(v: &Arc<str>) -> Self {
+        Value::Shared(Arc::clone(v))
     }
 }
 impl From<Option<&str>> for Value {
@@ -209,6 +219,7 @@ impl postgres::types::ToSql for PgParam<'_> {
                 _ => v.to_sql(ty, out),
             },
             Value::Text(Some(s)) => s.to_sql(ty, out),
+            Value::Shared(s) => (&**s).to_sql(ty, out),
         }
     }
     fn accepts(_: &postgres::types::Type) -> bool {
@@ -224,6 +235,7 @@ impl rusqlite::ToSql for Value {
             Value::Int(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             Value::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Blob(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::Shared(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Int(None) | Value::Text(None) | Value::Blob(None) => ToSqlOutput::Borrowed(ValueRef::Null),
         })
     }

@@ -24,7 +24,11 @@
 use super::backend::{params, Conn, Value};
 use super::{DbError, Summary};
 use crate::model::Asset;
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
+use std::collections::HashMap as StdMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
+use std::sync::Arc;
 use wardtap_proto::{AssetRecord, DeviceClass, Mac};
 
 /// What one merge did.
@@ -57,6 +61,64 @@ fn fnv1a(bytes: &[u8]) -> i64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h as i64
+}
+
+/// The Fx hash (rustc's): keys here are MACs and short tuples made on this host, not chosen by
+/// an attacker, so SipHash's protection against flooding buys nothing and costs time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.add(v.into());
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.add(v.into());
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.add(v.into());
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type HashMap<K, V> = StdMap<K, V, BuildHasherDefault<Fx>>;
+type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<Fx>>;
+
+fn map<K, V>(n: usize) -> HashMap<K, V> {
+    HashMap::with_capacity_and_hasher(n, Default::default())
+}
+
+fn set<K>(n: usize) -> HashSet<K> {
+    HashSet::with_capacity_and_hasher(n, Default::default())
+}
+
+thread_local! {
+    /// SQL text of the multi-row statements, by statement and row count: built once, not per chunk.
+    static SQL: RefCell<HashMap<(usize, usize), Rc<str>>> = RefCell::new(map(64));
+}
+
+/// The SQL text for `key` (a statement's tag and its row count), built by `make` the first time.
+fn sql(key: (usize, usize), make: impl FnOnce() -> String) -> Rc<str> {
+    SQL.with(|c| Rc::clone(c.borrow_mut().entry(key).or_insert_with(|| make().into())))
 }
 
 /// Most rows in one multi-row statement.
@@ -167,7 +229,8 @@ fn upsert(c: &mut Conn, u: &Upsert, flat: &[Value]) -> Result<u64, DbError> {
     let mut n = 0;
     let mut at = 0;
     for len in chunks(flat.len() / u.width) {
-        let sql = format!("{} VALUES {} {}", u.head, tuples(u.width, len), u.tail);
+        let sql =
+            sql((u.head.as_ptr() as usize, len), || format!("{} VALUES {} {}", u.head, tuples(u.width, len), u.tail));
         n += c.exec(&sql, &flat[at..at + len * u.width])?;
         at += len * u.width;
     }
@@ -234,15 +297,18 @@ fn merge_history(h: &mut Vec<Seen>, fresh: &[Fresh<'_>], first: i64, last: i64, 
 /// Reads the current state of the summary's assets, by MAC.
 fn current(c: &mut Conn, s: &Summary, macs: &[String], legacy: bool) -> Result<HashMap<String, Current>, DbError> {
     let history = if legacy { "'[]'" } else { "a.value_history" };
-    let mut out = HashMap::with_capacity(macs.len());
+    let mut out = map(macs.len());
     let mut at = 0;
     for len in chunks(macs.len()) {
-        let sql = format!(
-            "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint, {history} \
-             FROM assets a LEFT JOIN sightings s ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
-            vec!["?"; len].join(", ")
-        );
-        let mut p: Vec<Value> = vec![s.tap.as_str().into(), s.ward.as_str().into()];
+        let sql = sql((usize::from(legacy), len), || {
+            format!(
+                "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint, {history} \
+                 FROM assets a LEFT JOIN sightings s ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
+                vec!["?"; len].join(", ")
+            )
+        });
+        let mut p: Vec<Value> = Vec::with_capacity(len + 2);
+        p.extend([s.tap.as_str().into(), s.ward.as_str().into()]);
         p.extend(macs[at..at + len].iter().map(Value::from));
         for r in c.query(&sql, &p)? {
             out.insert(
@@ -282,7 +348,9 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         c.exec(UPSERT_TAP, params![&s.tap, &s.ward, us(s.time), us(s.time), s.max_alert_seq(), counters])?;
 
     // One entry per MAC (a tap never sends two; a hand-made summary might).
-    let mut seen = HashSet::with_capacity(s.assets.len());
+    // The tap and ward, shared by every row rather than copied into each.
+    let (tap, ward): (Arc<str>, Arc<str>) = (s.tap.as_str().into(), s.ward.as_str().into());
+    let mut seen = set(s.assets.len());
     let mut assets = Vec::with_capacity(s.assets.len());
     for r in s.assets.iter().filter(|r| seen.insert(r.mac)) {
         let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
@@ -292,9 +360,9 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     let cur = current(c, s, &macs, legacy)?;
     let mut legacy_values: Vec<(Mac, [Value; 7])> = Vec::new();
 
-    let mut ids: HashMap<Mac, i64> = HashMap::with_capacity(assets.len());
-    let mut unchanged: HashSet<Mac> = HashSet::new();
-    let mut sightings: Vec<Value> = Vec::new();
+    let mut ids: HashMap<Mac, i64> = map(assets.len());
+    let mut unchanged: HashSet<Mac> = set(0);
+    let mut sightings: Vec<Value> = Vec::with_capacity(assets.len() * SIGHTINGS.width);
     let mut new_assets: Vec<Value> = Vec::new();
     for p in &mut assets {
         let r = p.rec;
@@ -382,8 +450,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         }
         sightings.extend([
             Value::Int(None), // the asset id, filled in below
-            s.tap.as_str().into(),
-            s.ward.as_str().into(),
+            (&tap).into(),
+            (&ward).into(),
             first.into(),
             last.into(),
             r.frames_tx.into(),
@@ -401,11 +469,13 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         new_assets = new_assets.chunks(10).flat_map(|row| row.iter().take(9).cloned()).collect();
     }
     for len in chunks(new_assets.len() / width) {
-        let sql = format!(
-            "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc{history}) \
-             VALUES {} RETURNING id, mac",
-            tuples(width, len)
-        );
+        let sql = sql((2 + usize::from(legacy), len), || {
+            format!(
+                "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc{history}) \
+                 VALUES {} RETURNING id, mac",
+                tuples(width, len)
+            )
+        });
         for row in c.query_write(&sql, &new_assets[at * width..(at + len) * width])? {
             let mac: Mac = parse_mac(&row[1].text()).ok_or_else(|| DbError::Damaged(row[1].text()))?;
             ids.insert(mac, row[0].int());
@@ -438,8 +508,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     }
 
     // Edges of assets whose record did not change are unchanged too (no traffic, no time).
-    let mut edges = Vec::with_capacity(s.edges.len());
-    let mut edge_keys = HashSet::new();
+    let mut edges = Vec::with_capacity(s.edges.len() * EDGES.width);
+    let mut edge_keys = set(s.edges.len());
     for e in s.edges.iter().filter(|e| !unchanged.contains(&e.asset)) {
         let id = match ids.get(&e.asset) {
             Some(id) => *id,
@@ -462,7 +532,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         }
         edges.extend([
             id.into(),
-            s.tap.as_str().into(),
+            (&tap).into(),
             e.peer.to_string().into(),
             e.transport.name().into(),
             e.port.into(),
@@ -478,14 +548,14 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
 
     // Alerts: count the new ones first (the upsert does not say which rows were inserted).
     let mut alerts = Vec::with_capacity(s.alerts.len());
-    let mut seqs = HashSet::new();
+    let mut seqs = set(s.alerts.len());
     for a in s.alerts.iter().filter(|a| seqs.insert(a.seq)) {
         if c.query_opt("SELECT id FROM alerts WHERE tap = ? AND seq = ?", params![&s.tap, a.seq])?.is_none() {
             st.new_alerts += 1;
         }
         alerts.extend([
-            s.tap.as_str().into(),
-            s.ward.as_str().into(),
+            (&tap).into(),
+            (&ward).into(),
             a.seq.into(),
             us(a.time).into(),
             us(a.last_time.max(a.time)).into(),
@@ -503,11 +573,11 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     st.rows_changed += upsert(c, &ALERTS, &alerts)?;
 
     let mut ledger = Vec::with_capacity(s.ledger.len());
-    let mut keys = HashSet::new();
+    let mut keys = set(s.ledger.len());
     for l in s.ledger.iter().filter(|l| keys.insert((l.device, l.endpoint, &l.transport, l.port, &l.direction))) {
         ledger.extend([
-            s.tap.as_str().into(),
-            s.ward.as_str().into(),
+            (&tap).into(),
+            (&ward).into(),
             l.device.to_string().into(),
             l.endpoint.to_string().into(),
             l.transport.as_str().into(),
