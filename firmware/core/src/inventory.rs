@@ -293,19 +293,23 @@ pub struct Inventory {
     dirty: heapless::Vec<u16, MAX_EVENTS, u8>,
 }
 
-fn prefix_match(a: &[u8], b: &[u8], bits: u8) -> bool {
-    let full = (bits / 8) as usize;
-    let rem = bits % 8;
-    if full > a.len() || full > b.len() || a[..full] != b[..full] {
+/// Whether `a` and `b` agree on their first `bits` bits (never for a prefix longer than them).
+fn prefix_match(a: &[u8; 4], b: &[u8; 4], bits: u8) -> bool {
+    // One masked word compare (a byte-slice compare cost a memcmp call per subnet per frame).
+    if bits > 32 {
         return false;
     }
-    if rem == 0 {
-        return true;
+    let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+    (u32::from_be_bytes(*a) ^ u32::from_be_bytes(*b)) & mask == 0
+}
+
+/// [`prefix_match`] for IPv6.
+fn prefix_match6(a: &[u8; 16], b: &[u8; 16], bits: u8) -> bool {
+    if bits > 128 {
+        return false;
     }
-    match (a.get(full), b.get(full)) {
-        (Some(x), Some(y)) => (x ^ y) & (0xffu8 << (8 - rem)) == 0,
-        _ => false,
-    }
+    let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+    (u128::from_be_bytes(*a) ^ u128::from_be_bytes(*b)) & mask == 0
 }
 
 impl Default for Inventory {
@@ -367,7 +371,7 @@ impl Inventory {
                 if self.prefixes6.is_empty() {
                     ip.is_private()
                 } else {
-                    self.prefixes6.iter().any(|(n, p)| prefix_match(n, b, *p))
+                    self.prefixes6.iter().any(|(n, p)| prefix_match6(n, b, *p))
                 }
             }
         }
@@ -753,7 +757,7 @@ impl Inventory {
             }
             Fact::Prefix6 { prefix, len } => {
                 if len <= 128
-                    && !self.prefixes6.iter().any(|(p, l)| *l == len && prefix_match(p, &prefix, len))
+                    && !self.prefixes6.iter().any(|(p, l)| *l == len && prefix_match6(p, &prefix, len))
                     && self.prefixes6.push((prefix, len)).is_err()
                 {
                     self.counters.addresses_dropped += 1;
@@ -1083,5 +1087,41 @@ impl Sink for Inventory {
     }
     fn frame_done(&mut self, _ctx: &FrameCtx) {
         self.settle();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-wise rule the word compares replaced.
+    fn bytewise(a: &[u8], b: &[u8], bits: u8) -> bool {
+        let full = (bits / 8) as usize;
+        let rem = bits % 8;
+        if full > a.len() || a[..full] != b[..full] {
+            return false;
+        }
+        rem == 0 || a.get(full).zip(b.get(full)).is_some_and(|(x, y)| (x ^ y) & (0xffu8 << (8 - rem)) == 0)
+    }
+
+    #[test]
+    fn prefix_match_agrees_with_bytewise() {
+        let nets4 = [[10, 0, 0, 0], [192, 168, 1, 0], [192, 168, 1, 77], [255; 4], [0; 4]];
+        let mut nets6 = [[0u8; 16]; 3];
+        nets6[1][0] = 0xfe;
+        nets6[1][1] = 0x80;
+        nets6[2] = [0xfd; 16];
+        for bits in 0..=255u8 {
+            for a in &nets4 {
+                for b in &nets4 {
+                    assert_eq!(prefix_match(a, b, bits), bytewise(a, b, bits), "{a:?} {b:?} /{bits}");
+                }
+            }
+            for a in &nets6 {
+                for b in &nets6 {
+                    assert_eq!(prefix_match6(a, b, bits), bytewise(a, b, bits), "{a:?} {b:?} /{bits}");
+                }
+            }
+        }
     }
 }
