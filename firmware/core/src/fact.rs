@@ -62,9 +62,16 @@ pub const KNOWN_SERVICE_PORTS: &[u16] = &[
     6003, 6004, 6661, 8000, 8080, 8443, 8883, 9100, 11112,
 ];
 
+/// The highest of [`KNOWN_SERVICE_PORTS`] (the list is sorted).
+const KNOWN_SERVICE_PORTS_MAX: u16 = match KNOWN_SERVICE_PORTS.last() {
+    Some(p) => *p,
+    None => 0,
+};
+
 /// Whether `p` is a service port: well-known, or a registered service in [`KNOWN_SERVICE_PORTS`].
 pub fn is_service_port(p: u16) -> bool {
-    (p != 0 && p < EPHEMERAL_START) || KNOWN_SERVICE_PORTS.binary_search(&p).is_ok()
+    // Client ports are mostly above the highest registered one: no search for them.
+    (p != 0 && p < EPHEMERAL_START) || (p <= KNOWN_SERVICE_PORTS_MAX && KNOWN_SERVICE_PORTS.binary_search(&p).is_ok())
 }
 
 impl IpCtx {

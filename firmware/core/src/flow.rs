@@ -162,9 +162,10 @@ impl FlowTable {
         let Some(st) = self.t.slot_mut(slot) else { return out };
         st.credit = 1;
         st.last_ms = ms;
-        let (src_is_server, _) = ipc.server_side();
         if st.client == 0 {
             // The opener is the client; without the opening, the non-service side is.
+            // (Only a new flow needs to know: the side is kept.)
+            let (src_is_server, _) = ipc.server_side();
             let src_is_client = !src_is_server;
             st.client = if src_is_client == (bit == 1) { 1 } else { 2 };
         }
