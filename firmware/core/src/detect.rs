@@ -426,7 +426,7 @@ impl Detector {
     }
 
     fn scan(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
-        let Some(ip) = ctx.ip else { return };
+        let Some(ip) = &ctx.ip else { return };
         let probe = match ip.transport {
             Transport::Tcp => ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
             Transport::Udp => is_service_port(ip.dport),

@@ -501,9 +501,11 @@ impl Inventory {
         if text.is_empty() {
             return false;
         }
-        let (t, cut): (Text<STRING_LEN>, bool) = text_from(text);
+        // Hashed in place: the copy into a `Text` is made only for a string not yet kept
+        // (most are repeats).
+        let kept = text.get(..STRING_LEN).unwrap_or(text);
         let mut h = Hasher::new(0);
-        h.write(&t);
+        h.write(kept);
         let key = StrKey { asset: slot, kind: kind.to_u8(), hash: h.finish() };
         if self.strings.find(&key).is_some() {
             return false;
@@ -518,6 +520,7 @@ impl Inventory {
             }
             return false;
         }
+        let (t, cut): (Text<STRING_LEN>, bool) = text_from(text);
         let Some(Inserted::New(s)) =
             self.strings.insert(key, StrVal { kind, mask: classify::mask_for(kind, &t), text: t })
         else {
@@ -682,7 +685,7 @@ impl Inventory {
                 a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
             }
         }
-        let Some(ip) = ctx.ip else { return };
+        let Some(ip) = &ctx.ip else { return };
         let p = if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 };
         if let Some(s) = src {
             self.speak(s, p);
@@ -720,7 +723,7 @@ impl Inventory {
         let dst_owner = dst.filter(|d| self.owns(*d, &ip.dst));
         if let Some(s) = src_owner {
             self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
-            if server_is_src && answered(&ip) {
+            if server_is_src && answered(ip) {
                 self.add_service(s, ip.transport, port);
             }
         } else if let Some(d) = dst_owner {
