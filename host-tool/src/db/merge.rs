@@ -237,7 +237,7 @@ fn upsert(c: &mut Conn, u: &Upsert, flat: &[Value]) -> Result<u64, DbError> {
     Ok(n)
 }
 
-/// What the database has for an asset (and for its sighting by this tap and ward).
+/// What the database has for an asset.
 struct Current {
     id: i64,
     class: String,
@@ -246,7 +246,6 @@ struct Current {
     software: String,
     first_seen: i64,
     last_seen: i64,
-    fingerprint: Option<i64>,
     history: String,
 }
 
@@ -294,22 +293,20 @@ fn merge_history(h: &mut Vec<Seen>, fresh: &[Fresh<'_>], first: i64, last: i64, 
     changed
 }
 
-/// Reads the current state of the summary's assets, by MAC.
-fn current(c: &mut Conn, s: &Summary, macs: &[String], legacy: bool) -> Result<HashMap<String, Current>, DbError> {
+/// Reads the current state of known assets, by MAC.
+fn current(c: &mut Conn, macs: &[String], legacy: bool) -> Result<HashMap<String, Current>, DbError> {
     let history = if legacy { "'[]'" } else { "a.value_history" };
     let mut out = map(macs.len());
     let mut at = 0;
     for len in chunks(macs.len()) {
         let sql = sql((usize::from(legacy), len), || {
             format!(
-                "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, s.fingerprint, {history} \
-                 FROM assets a LEFT JOIN sightings s ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
+                "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, {history} \
+                 FROM assets a WHERE a.mac IN ({})",
                 vec!["?"; len].join(", ")
             )
         });
-        let mut p: Vec<Value> = Vec::with_capacity(len + 2);
-        p.extend([s.tap.as_str().into(), s.ward.as_str().into()]);
-        p.extend(macs[at..at + len].iter().map(Value::from));
+        let p: Vec<Value> = macs[at..at + len].iter().map(Value::from).collect();
         for r in c.query(&sql, &p)? {
             out.insert(
                 r[1].text(),
@@ -321,10 +318,33 @@ fn current(c: &mut Conn, s: &Summary, macs: &[String], legacy: bool) -> Result<H
                     software: r[5].text(),
                     first_seen: r[6].int(),
                     last_seen: r[7].int(),
-                    fingerprint: r[8].opt_int(),
-                    history: r[9].text(),
+                    history: r[8].text(),
                 },
             );
+        }
+        at += len;
+    }
+    Ok(out)
+}
+
+/// The id of each known asset among `macs`, and the fingerprint of its sighting by this tap
+/// and ward (if any), by MAC.
+fn fingerprints(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<String, (i64, Option<i64>)>, DbError> {
+    let mut out = map(macs.len());
+    let mut at = 0;
+    for len in chunks(macs.len()) {
+        let sql = sql((4, len), || {
+            format!(
+                "SELECT a.id, a.mac, s.fingerprint FROM assets a LEFT JOIN sightings s \
+                 ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
+                vec!["?"; len].join(", ")
+            )
+        });
+        let mut p: Vec<Value> = Vec::with_capacity(len + 2);
+        p.extend([s.tap.as_str().into(), s.ward.as_str().into()]);
+        p.extend(macs[at..at + len].iter().map(Value::from));
+        for r in c.query(&sql, &p)? {
+            out.insert(r[1].text(), (r[0].int(), r[2].opt_int()));
         }
         at += len;
     }
@@ -356,8 +376,16 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
         assets.push(Prepared { rec: r, mac: r.mac.to_string(), fingerprint: fnv1a(&blob), blob });
     }
+    // First only ids and fingerprints (a repeated pull changes few assets), then the full
+    // current view of the known assets whose record changed.
     let macs: Vec<String> = assets.iter().map(|a| a.mac.clone()).collect();
-    let cur = current(c, s, &macs, legacy)?;
+    let known = fingerprints(c, s, &macs)?;
+    let stale: Vec<String> = assets
+        .iter()
+        .filter(|a| known.get(&a.mac).is_some_and(|k| k.1 != Some(a.fingerprint)))
+        .map(|a| a.mac.clone())
+        .collect();
+    let cur = current(c, &stale, legacy)?;
     let mut legacy_values: Vec<(Mac, [Value; 7])> = Vec::new();
 
     let mut ids: HashMap<Mac, i64> = map(assets.len());
@@ -366,14 +394,14 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     let mut new_assets: Vec<Value> = Vec::new();
     for p in &mut assets {
         let r = p.rec;
-        let old = cur.get(&p.mac);
-        if let Some(old) = old {
-            ids.insert(r.mac, old.id);
-            if old.fingerprint == Some(p.fingerprint) {
+        if let Some((id, fingerprint)) = known.get(&p.mac) {
+            ids.insert(r.mac, *id);
+            if *fingerprint == Some(p.fingerprint) {
                 unchanged.insert(r.mac);
                 continue;
             }
         }
+        let old = cur.get(&p.mac);
         let (first, last) = (us(r.first_seen), us(r.last_seen));
         let a = Asset::from_record(r);
         let ips_now = a.ips.join(" ");
