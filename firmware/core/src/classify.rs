@@ -292,18 +292,52 @@ pub fn string_mask(text: &[u8]) -> u16 {
         *d = c.to_ascii_lowercase();
     }
     let t = &buf[..n];
+    let pairs = Pairs::of(t);
     let mut m = 0;
     for w in WORD_LISTS {
         let hit = if w.prefix {
             w.words.iter().any(|p| t.starts_with(p.as_bytes()))
         } else {
-            w.words.iter().any(|k| find(t, k.as_bytes()))
+            w.words.iter().any(|k| pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
         };
         if hit {
             m |= 1 << w.id;
         }
     }
     m
+}
+
+/// The adjacent byte pairs of a text, hashed into 512 bits: a keyword with a pair the text
+/// lacks cannot occur in it, so most keywords are ruled out without scanning the text.
+struct Pairs([u64; 8]);
+
+impl Pairs {
+    fn bit(a: u8, b: u8) -> (usize, u64) {
+        let h = (usize::from(a).wrapping_mul(31) ^ usize::from(b)) & 511;
+        (h >> 6, 1u64 << (h & 63))
+    }
+    fn of(t: &[u8]) -> Self {
+        let mut s = [0u64; 8];
+        for w in t.windows(2) {
+            if let [a, b] = *w {
+                let (i, bit) = Self::bit(a, b);
+                if let Some(x) = s.get_mut(i) {
+                    *x |= bit;
+                }
+            }
+        }
+        Pairs(s)
+    }
+    /// False only if `k` cannot be in the text (one-byte keywords always may).
+    fn may_hold(&self, k: &[u8]) -> bool {
+        k.windows(2).all(|w| match *w {
+            [a, b] => {
+                let (i, bit) = Self::bit(a, b);
+                self.0.get(i).is_some_and(|x| x & bit != 0)
+            }
+            _ => true,
+        })
+    }
 }
 
 /// Substring search; the first-byte test skips most positions cheaply.
@@ -466,6 +500,39 @@ pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pair_filter_never_hides_a_keyword() {
+        extern crate std;
+        use std::string::String;
+        // Every keyword alone, inside other text, upper-cased, and cut by one byte.
+        for w in WORD_LISTS {
+            for k in w.words {
+                let unfiltered = |t: &[u8]| {
+                    let t = t.to_ascii_lowercase();
+                    WORD_LISTS.iter().fold(0u16, |m, w| {
+                        let hit = if w.prefix {
+                            w.words.iter().any(|p| t.starts_with(p.as_bytes()))
+                        } else {
+                            w.words.iter().any(|k| find(&t, k.as_bytes()))
+                        };
+                        if hit {
+                            m | 1 << w.id
+                        } else {
+                            m
+                        }
+                    })
+                };
+                let cut = &k[..k.len() - 1];
+                for t in [String::from(*k), std::format!("xx {k} yy"), k.to_uppercase(), String::from(cut)] {
+                    assert_eq!(string_mask(t.as_bytes()), unfiltered(t.as_bytes()), "{t}");
+                }
+                if !w.prefix {
+                    assert_ne!(string_mask(std::format!("a-{k}").as_bytes()) & (1 << w.id), 0, "{k}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn word_list_ids_are_their_positions() {
