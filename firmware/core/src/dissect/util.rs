@@ -99,12 +99,45 @@ pub fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 /// Iterates over CRLF- or LF-terminated lines of a text header block, stopping at the first
 /// empty line and after at most `max_lines` lines (bounded work on hostile input).
 pub fn header_lines(buf: &[u8], max_lines: usize) -> impl Iterator<Item = &[u8]> {
-    buf.split(|&b| b == b'\n').take(max_lines).map(|l| l.strip_suffix(b"\r").unwrap_or(l)).take_while(|l| !l.is_empty())
+    HeaderLines { rest: Some(buf), left: max_lines }
+}
+
+/// The iterator behind [`header_lines`]: line ends found with [`find_byte`].
+struct HeaderLines<'a> {
+    /// Not yet split; `None` once the last line was handed out.
+    rest: Option<&'a [u8]>,
+    /// Lines still allowed; 0 also after the empty line.
+    left: usize,
+}
+
+impl<'a> Iterator for HeaderLines<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        self.left = self.left.checked_sub(1)?;
+        let r = self.rest?;
+        let line = match find_byte(r, b'\n') {
+            Some(p) => {
+                self.rest = r.get(p.saturating_add(1)..);
+                r.get(..p).unwrap_or_default()
+            }
+            None => {
+                self.rest = None;
+                r
+            }
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            self.left = 0;
+            return None;
+        }
+        Some(line)
+    }
 }
 
 /// Splits `Name: value` and returns the trimmed value if the name matches (case-insensitive).
 pub fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    if line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name) && line[name.len()] == b':' {
+    // The colon first: one byte rules out most lines before the case-insensitive compare.
+    if line.get(name.len()) == Some(&b':') && line.get(..name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
         Some(trim_ws(&line[name.len() + 1..]))
     } else {
         None
@@ -177,5 +210,21 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert_eq!(header_value(v[1], b"host"), Some(&b"a"[..]));
         assert_eq!(header_lines(b"a\nb\nc\n", 2).count(), 2);
+        // As `split` on LF, CR dropped, stopping at the first empty line or the bound.
+        for buf in [&b""[..], b"\n", b"a", b"a\n", b"a\r\n\r\nb", b"a\r\r\nb\n\nc", b"\r\na", b"x\ny\nz"] {
+            for max in 0..5 {
+                let want: heapless::Vec<&[u8], 8> = buf
+                    .split(|&b| b == b'\n')
+                    .take(max)
+                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+                    .take_while(|l| !l.is_empty())
+                    .collect();
+                let got: heapless::Vec<&[u8], 8> = header_lines(buf, max).collect();
+                assert_eq!(got, want, "{buf:?} {max}");
+            }
+        }
+        assert_eq!(header_value(b"host", b"host"), None);
+        assert_eq!(header_value(b"Host:", b"host"), Some(&b""[..]));
+        assert_eq!(header_value(b"Hosts: a", b"host"), None);
     }
 }
