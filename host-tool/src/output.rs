@@ -160,11 +160,12 @@ fn write_table(doc: &Document, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes `head` and `rows` as left-aligned columns two spaces apart.
-fn columns<const N: usize>(out: &mut dyn Write, head: &[&str; N], rows: &[[String; N]]) -> io::Result<()> {
-    let mut width = head.map(|h| h.chars().count());
+/// Writes `head` and `rows` as left-aligned columns two spaces apart (cells as given: callers
+/// pass them through [`safe_cell`]).
+pub fn columns<R: AsRef<[String]>>(out: &mut dyn Write, head: &[&str], rows: &[R]) -> io::Result<()> {
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in rows {
-        for (w, c) in width.iter_mut().zip(r.iter()) {
+        for (w, c) in width.iter_mut().zip(r.as_ref()) {
             *w = (*w).max(c.chars().count());
         }
     }
@@ -172,13 +173,14 @@ fn columns<const N: usize>(out: &mut dyn Write, head: &[&str; N], rows: &[[Strin
         let mut s = String::new();
         for (i, c) in cells.enumerate() {
             s.push_str(c);
-            s.extend(std::iter::repeat_n(' ', width[i].saturating_sub(c.chars().count()) + 2));
+            let pad = width.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count()) + 2;
+            s.extend(std::iter::repeat_n(' ', pad));
         }
         s.trim_end().to_owned()
     };
     writeln!(out, "{}", line(&mut head.iter().copied()))?;
     for r in rows {
-        writeln!(out, "{}", line(&mut r.iter().map(String::as_str)))?;
+        writeln!(out, "{}", line(&mut r.as_ref().iter().map(String::as_str)))?;
     }
     Ok(())
 }

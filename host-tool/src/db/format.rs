@@ -3,7 +3,7 @@
 //! escaped by construction).
 
 use super::query::{AlertView, AssetView, History, LedgerView};
-use crate::output::{csv_field, safe_cell, Format};
+use crate::output::{columns, csv_field, safe_cell, Format};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -21,26 +21,7 @@ fn json<T: Serialize>(key: &str, items: &[T], out: &mut dyn Write) -> io::Result
 /// Aligned columns; every cell passed through [`safe_cell`].
 pub fn table(head: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> io::Result<()> {
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| safe_cell(c, 48)).collect()).collect();
-    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
-        let mut s = String::new();
-        for (i, c) in cells.enumerate() {
-            s.push_str(c);
-            let pad = width.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count()) + 2;
-            s.extend(std::iter::repeat_n(' ', pad));
-        }
-        s.trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(&mut head.iter().copied()))?;
-    for r in &rows {
-        writeln!(out, "{}", line(&mut r.iter().map(String::as_str)))?;
-    }
-    Ok(())
+    columns(out, head, &rows)
 }
 
 /// CSV with every field quoted and neutralised (formulas prefixed with `'`, control characters
