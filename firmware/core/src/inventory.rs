@@ -248,6 +248,15 @@ pub enum Event {
 /// Events kept per frame; more are counted in `events_dropped`.
 const MAX_EVENTS: usize = 8;
 
+/// Recently used edges, direct-mapped by (asset, peer, port): most frames continue a
+/// conversation seen a moment ago, and a hit costs one key compare instead of hashing and
+/// probing both the peer and the edge table. Entries are `slot + 1` (0 = empty) and are only
+/// hints: a hit is checked against the edge's own key, so a stale entry is just a miss.
+/// (One entry under test, so that every lookup also exercises a mismatching hint.)
+const EDGE_CACHE: usize = if cfg!(test) { 1 } else { 256 };
+/// Recently seen MACs, direct-mapped by their last bytes; hints like [`EDGE_CACHE`].
+const MAC_CACHE: usize = if cfg!(test) { 1 } else { 64 };
+
 /// Counters of the inventory's own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InventoryCounters {
@@ -291,6 +300,8 @@ pub struct Inventory {
     events: heapless::Vec<Event, MAX_EVENTS, u8>,
     /// Assets whose class must be recomputed at the end of the frame.
     dirty: heapless::Vec<u16, MAX_EVENTS, u8>,
+    edge_cache: [u16; EDGE_CACHE],
+    mac_cache: [u16; MAC_CACHE],
 }
 
 /// Whether `a` and `b` agree on their first `bits` bits (never for a prefix longer than them).
@@ -342,6 +353,8 @@ impl Inventory {
             },
             events: heapless::Vec::new(),
             dirty: heapless::Vec::new(),
+            edge_cache: [0; EDGE_CACHE],
+            mac_cache: [0; MAC_CACHE],
         }
     }
 
@@ -413,6 +426,39 @@ impl Inventory {
         self.assets.find(mac)
     }
 
+    #[allow(clippy::modulo_one)] // One entry under test.
+    fn mac_hint(mac: &Mac) -> usize {
+        (mac.0[5] ^ mac.0[4].rotate_left(3)) as usize % MAC_CACHE
+    }
+
+    /// [`Inventory::find`], trying the MAC cache first (same result).
+    #[inline]
+    fn find_hinted(&self, mac: &Mac) -> Option<u16> {
+        let hint = self.mac_cache.get(Self::mac_hint(mac)).copied().unwrap_or(0);
+        if hint != 0 && self.assets.slot(hint - 1).is_some_and(|(k, _)| k == mac) {
+            return Some(hint - 1);
+        }
+        self.assets.find(mac)
+    }
+
+    /// Forgets every cached hint (tests: results must not depend on them).
+    #[cfg(test)]
+    fn forget_hints(&mut self) {
+        self.edge_cache = [0; EDGE_CACHE];
+        self.mac_cache = [0; MAC_CACHE];
+    }
+
+    /// [`Inventory::find_hinted`] that also remembers the answer.
+    #[inline]
+    fn find_cached(&mut self, mac: &Mac) -> Option<u16> {
+        let h = Self::mac_hint(mac);
+        let found = self.find_hinted(mac);
+        if let (Some(s), Some(c)) = (found, self.mac_cache.get_mut(h)) {
+            *c = s + 1;
+        }
+        found
+    }
+
     /// The asset at `slot`.
     pub fn asset(&self, slot: u16) -> Option<&Asset> {
         self.assets.slot(slot).map(|(_, a)| a)
@@ -425,7 +471,7 @@ impl Inventory {
             return None;
         }
         // The common case first: a known sender (no large value built or moved).
-        if let Some(s) = self.assets.find(&mac) {
+        if let Some(s) = self.find_cached(&mac) {
             return Some(s);
         }
         let mut fresh = Asset::EMPTY;
@@ -604,8 +650,7 @@ impl Inventory {
     }
 
     /// Slot of a peer address, creating it (evicting if needed).
-    fn peer_slot(&mut self, ip: IpAddr) -> Option<u16> {
-        let key = PeerKey(ip.to_bytes16());
+    fn peer_slot(&mut self, key: PeerKey) -> Option<u16> {
         let slot = match self.peers.insert(key, PeerVal { credit: 1 }) {
             Some(Inserted::Existing(s) | Inserted::New(s)) => s,
             None => {
@@ -622,9 +667,70 @@ impl Inventory {
         Some(slot)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::modulo_one)]
     fn edge(&mut self, slot: u16, peer: IpAddr, transport: Transport, port: u16, outbound: bool, len: u16, ts: u64) {
-        let Some(p) = self.peer_slot(peer) else { return };
+        let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
+        let pkey = PeerKey(peer.to_bytes16());
+        let agen = self.assets.generation(slot);
+        let t = transport.to_u8();
+        let hint_ix = (u32::from(slot).wrapping_mul(0x9e37)
+            ^ u32::from(port).wrapping_mul(0x2f)
+            ^ u32::from(u16::from_le_bytes([pkey.0[14], pkey.0[15]]))
+            ^ u32::from(outbound)) as usize
+            % EDGE_CACHE;
+        let hint = self.edge_cache.get(hint_ix).copied().unwrap_or(0);
+        let cached = match self.edges.slot(hint.wrapping_sub(1)) {
+            Some((k, _))
+                if hint != 0
+                    && k.asset == slot
+                    && k.agen == agen
+                    && k.port == port
+                    && k.transport == t
+                    && k.outbound == outbound
+                    && self.peers.is_live(k.peer, k.pgen)
+                    && self.peers.slot(k.peer).is_some_and(|(pk, _)| *pk == pkey) =>
+            {
+                Some((hint - 1, k.peer))
+            }
+            _ => None,
+        };
+        let s = match cached {
+            Some((s, p)) => {
+                // What `peer_slot` does for a known peer.
+                if let Some(pv) = self.peers.slot_mut(p) {
+                    pv.credit = 1;
+                }
+                s
+            }
+            None => {
+                let Some(s) = self.edge_slow(slot, pkey, peer, transport, port, outbound, secs) else { return };
+                if let Some(c) = self.edge_cache.get_mut(hint_ix) {
+                    *c = s + 1;
+                }
+                s
+            }
+        };
+        if let Some(e) = self.edges.slot_mut(s) {
+            e.frames = e.frames.saturating_add(1);
+            e.add_bytes(len as u64);
+            e.last = e.last.max(secs);
+            e.credit = 1;
+        }
+    }
+
+    /// The edge's slot through the peer and edge tables, creating both as needed.
+    #[allow(clippy::too_many_arguments)]
+    fn edge_slow(
+        &mut self,
+        slot: u16,
+        pkey: PeerKey,
+        peer: IpAddr,
+        transport: Transport,
+        port: u16,
+        outbound: bool,
+        secs: u32,
+    ) -> Option<u16> {
+        let p = self.peer_slot(pkey)?;
         let key = EdgeKey {
             asset: slot,
             peer: p,
@@ -634,15 +740,14 @@ impl Inventory {
             transport: transport.to_u8(),
             outbound,
         };
-        let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
         let fresh = Edge { first: secs, ..Edge::EMPTY };
         // Built only for a new edge (most frames hit an existing one).
         let new_edge = |inv: &Self| Event::NewEdge { asset: inv.mac_of(slot), peer, transport, port, outbound };
-        let s = match self.edges.insert(key, fresh) {
-            Some(Inserted::Existing(s)) => s,
+        match self.edges.insert(key, fresh) {
+            Some(Inserted::Existing(s)) => Some(s),
             Some(Inserted::New(s)) => {
                 self.event(new_edge(self));
-                s
+                Some(s)
             }
             None => {
                 // Stale edges (their asset or peer was evicted) go first, then idle ones.
@@ -651,16 +756,10 @@ impl Inventory {
                 if evicted.is_some() {
                     self.counters.edges_evicted += 1;
                 }
-                let Some(Inserted::New(s)) = self.edges.insert(key, fresh) else { return };
+                let Some(Inserted::New(s)) = self.edges.insert(key, fresh) else { return None };
                 self.event(new_edge(self));
-                s
+                Some(s)
             }
-        };
-        if let Some(e) = self.edges.slot_mut(s) {
-            e.frames = e.frames.saturating_add(1);
-            e.add_bytes(len as u64);
-            e.last = e.last.max(secs);
-            e.credit = 1;
         }
     }
 
@@ -678,7 +777,7 @@ impl Inventory {
         }
         // The receiver is only counted if already known: a frame to an unseen MAC is no
         // proof that a device exists (flooded or stale destinations).
-        let dst = if ctx.dst_mac.is_device() { self.assets.find(&ctx.dst_mac) } else { None };
+        let dst = if ctx.dst_mac.is_device() { self.find_cached(&ctx.dst_mac) } else { None };
         if let Some(d) = dst {
             if let Some(a) = self.assets.slot_mut(d) {
                 a.frames_rx = a.frames_rx.saturating_add(1);
@@ -922,13 +1021,13 @@ impl Inventory {
     }
 
     fn sender(&self, ctx: &FrameCtx) -> Option<u16> {
-        self.assets.find(&ctx.src_mac)
+        self.find_hinted(&ctx.src_mac)
     }
 
     /// The asset that owns the destination address of this frame, if it is on the segment.
     fn receiver(&self, ctx: &FrameCtx) -> Option<u16> {
         let ip = ctx.ip?;
-        let d = self.assets.find(&ctx.dst_mac)?;
+        let d = self.find_hinted(&ctx.dst_mac)?;
         self.owns(d, &ip.dst).then_some(d)
     }
 
@@ -1126,5 +1225,91 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The edge and MAC caches are hints only: an inventory that forgets them before every
+    /// frame ends with the same assets, edges and counters.
+    #[test]
+    fn hints_do_not_change_results() {
+        extern crate std;
+        use std::boxed::Box;
+        use std::vec::Vec;
+        for cap in [
+            "lan-mixed-home-office__ndpi-1kxun.pcap",
+            "lan-office-teams-switch__ndpi.pcap",
+            "lan-mixed-services__zeek-var-services.pcap",
+            "dicom-dhcp-smb-hospital-synthetic__tapirxl.pcap",
+        ] {
+            let frames = crate::dissect::testutil::frames(cap);
+            let (mut p1, mut p2) =
+                (Box::new(crate::dissect::Pipeline::new(3)), Box::new(crate::dissect::Pipeline::new(3)));
+            let (mut hinted, mut plain) = (Box::new(Inventory::new(3)), Box::new(Inventory::new(3)));
+            for (ts, f) in &frames {
+                p1.frame(*ts, f, &mut *hinted);
+                plain.forget_hints();
+                p2.frame(*ts, f, &mut *plain);
+                assert_eq!(hinted.events(), plain.events(), "{cap} at {ts}");
+            }
+            hinted.settle();
+            plain.settle();
+            assert!(hinted.edge_cache.iter().any(|&h| h != 0), "{cap}: the edge cache was never used");
+            assert_eq!(hinted.records().collect::<Vec<_>>(), plain.records().collect::<Vec<_>>(), "{cap}");
+            assert_eq!(hinted.edge_records().collect::<Vec<_>>(), plain.edge_records().collect::<Vec<_>>(), "{cap}");
+            assert_eq!(hinted.counters, plain.counters, "{cap}");
+        }
+    }
+
+    /// Edges that differ only in direction, transport, port or peer, one after another:
+    /// each hint must be rejected by the field that differs.
+    #[test]
+    fn hints_keep_edges_apart_that_differ_in_one_field() {
+        extern crate std;
+        use std::boxed::Box;
+        use std::vec::Vec;
+        let a = Mac([2, 0, 0, 0, 0, 1]);
+        // Never a sender, so not an asset: every edge is the sender's.
+        let gw = Mac([2, 0, 0, 0, 0, 9]);
+        let (mut hinted, mut plain) = (Box::new(Inventory::new(0)), Box::new(Inventory::new(0)));
+        let mut n = 0u64;
+        for round in 0..4u16 {
+            // Gray code over (peer, port, transport, direction): consecutive frames differ
+            // in exactly one of them.
+            for i in 0..16u16 {
+                let g = i ^ (i >> 1);
+                let peer = if g & 8 == 0 { [10, 0, 0, 2] } else { [10, 0, 0, 3] };
+                let port = if g & 4 == 0 { 80 } else { 81 };
+                let transport = if g & 2 == 0 { Transport::Udp } else { Transport::Tcp };
+                // Client to `port`, or server on `port`.
+                let (sport, dport) = if g & 1 == 0 { (5000, port) } else { (port, 5000) };
+                n += 1;
+                let ip = IpCtx {
+                    src: IpAddr::V4([10, 0, 0, 1]),
+                    dst: IpAddr::V4(peer),
+                    transport,
+                    sport,
+                    dport,
+                    tcp_flags: if transport == Transport::Tcp { tcp_flags::ACK } else { 0 },
+                    payload_len: round,
+                    ttl: 64,
+                };
+                let ctx = FrameCtx {
+                    ts: n * 1_000_000,
+                    frame_len: 60 + round,
+                    src_mac: a,
+                    dst_mac: gw,
+                    vlan: None,
+                    ip: Some(ip),
+                };
+                hinted.frame(&ctx);
+                hinted.frame_done(&ctx);
+                plain.forget_hints();
+                plain.frame(&ctx);
+                plain.frame_done(&ctx);
+            }
+        }
+        let edges = hinted.edge_records().collect::<Vec<_>>();
+        assert_eq!(edges.len(), 16, "2 peers x 2 ports x 2 transports x 2 directions");
+        assert_eq!(edges, plain.edge_records().collect::<Vec<_>>());
+        assert!(edges.iter().all(|e| e.frames == 4), "{edges:?}");
     }
 }
