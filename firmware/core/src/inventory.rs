@@ -474,6 +474,13 @@ impl Inventory {
         if let Some(s) = self.find_cached(&mac) {
             return Some(s);
         }
+        self.new_asset(mac, ts)
+    }
+
+    /// A MAC not in the table: a new asset, evicting one if the table is full.
+    #[cold]
+    #[inline(never)]
+    fn new_asset(&mut self, mac: Mac, ts: u64) -> Option<u16> {
         let mut fresh = Asset::EMPTY;
         fresh.first_seen = ts;
         fresh.last_seen = ts;
@@ -551,7 +558,7 @@ impl Inventory {
         // (most are repeats).
         let kept = text.get(..STRING_LEN).unwrap_or(text);
         let mut h = Hasher::new(0);
-        h.write(kept);
+        h.write_words(kept);
         let key = StrKey { asset: slot, kind: kind.to_u8(), hash: h.finish() };
         if self.strings.find(&key).is_some() {
             return false;
@@ -720,6 +727,7 @@ impl Inventory {
 
     /// The edge's slot through the peer and edge tables, creating both as needed.
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn edge_slow(
         &mut self,
         slot: u16,
