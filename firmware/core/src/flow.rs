@@ -8,6 +8,7 @@
 use crate::config;
 use crate::fact::{tcp_flags, IpCtx, SessionOutcome, Timestamp};
 use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
+use wardtap_proto::IpAddr;
 
 /// Direction of a segment relative to the flow's canonical order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,14 +19,16 @@ pub enum Dir {
     BtoA,
 }
 
+/// A 64-bit fingerprint of the canonical flow tuple (a collision would only merge two
+/// flows' state; at 64 bits that needs ~2^32 flows, far beyond the table).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct FlowKey(u64);
 
 impl TableKey for FlowKey {
     const EMPTY: Self = FlowKey(0);
     fn hash(&self, h: &mut Hasher) {
+        // Already well mixed: one word is enough for the index.
         h.write_u32(self.0 as u32);
-        h.write_u32((self.0 >> 32) as u32);
     }
 }
 
@@ -94,27 +97,40 @@ pub struct FlowTable {
     t: Table<FlowKey, FlowState, { config::MAX_FLOWS }, { config::MAX_FLOWS * 2 }>,
 }
 
-fn endpoint_bytes(ip: &wardtap_proto::IpAddr, port: u16) -> ([u8; 16], u16) {
-    (ip.to_bytes16(), port)
+/// A 64-bit finaliser (splitmix64's): a bijection in which every input bit reaches every
+/// output bit, so chaining `mix(mix(a) ^ b)` fingerprints several words.
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
-/// Canonical key and the segment's direction.
+/// Canonical key and the segment's direction: the lower (address, port) endpoint is A.
+/// IPv4, nearly every segment, compares and mixes 48-bit words; the order is the same as
+/// that of the 16-byte (IPv4-mapped) address then port.
+#[inline]
 fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
-    let a = endpoint_bytes(&ipc.src, ipc.sport);
-    let b = endpoint_bytes(&ipc.dst, ipc.dport);
-    let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
-    // Two independent 32-bit hashes make a 64-bit flow fingerprint; a collision would only
-    // merge two flows' "payload seen" bits.
-    let mut h1 = Hasher::new(0x5bd1_e995);
-    let mut h2 = Hasher::new(0x27d4_eb2f);
-    let tail = (vlan.unwrap_or(0xffff) as u32) << 8 | ipc.transport.to_u8() as u32;
-    for h in [&mut h1, &mut h2] {
-        h.write_words(&lo.0);
-        h.write_words(&hi.0);
-        h.write_u32((lo.1 as u32) << 16 | hi.1 as u32);
-        h.write_u32(tail);
+    // VLAN (or 0xffff untagged) and the transport go above the 48-bit endpoints.
+    let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
+    let proto = (ipc.transport.to_u8() as u64) << 48;
+    if let (IpAddr::V4(s), IpAddr::V4(d)) = (&ipc.src, &ipc.dst) {
+        let a = (u32::from_be_bytes(*s) as u64) << 16 | ipc.sport as u64;
+        let b = (u32::from_be_bytes(*d) as u64) << 16 | ipc.dport as u64;
+        let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
+        return (FlowKey(mix(mix(lo | tail) ^ hi ^ proto)), dir);
     }
-    (FlowKey(((h1.finish() as u64) << 32) | h2.finish() as u64), dir)
+    let a = (u128::from_be_bytes(ipc.src.to_bytes16()), ipc.sport);
+    let b = (u128::from_be_bytes(ipc.dst.to_bytes16()), ipc.dport);
+    let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
+    let ports = tail | proto >> 8 | (lo.1 as u64) << 16 | hi.1 as u64;
+    let mut h = mix(ports);
+    for w in [(lo.0 >> 64) as u64, lo.0 as u64, (hi.0 >> 64) as u64, hi.0 as u64] {
+        h = mix(h ^ w);
+    }
+    (FlowKey(h), dir)
 }
 
 impl FlowTable {
@@ -256,6 +272,81 @@ mod tests {
         f.segment(0, None, &flags(seg(40002, 80), 0x18), 10);
         let end = f.segment(0, None, &flags(seg(40002, 80), 0x11), 0).ended.unwrap();
         assert_eq!(end.outcome, SessionOutcome::Closed);
+    }
+
+    #[test]
+    fn key_is_canonical_and_ordered_like_the_mapped_bytes() {
+        // Both directions meet in one key; A is the lower (16-byte address, port) endpoint,
+        // for IPv4 as for IPv6; VLANs and address families never share a key.
+        let mut x: u32 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut keys = std::vec::Vec::new();
+        for i in 0..2000 {
+            let (r1, r2, r3) = (next(), next(), next());
+            // Often equal addresses or ports, so the port decides the order.
+            let s = r1.to_be_bytes();
+            let d = if i % 3 == 0 { s } else { r2.to_be_bytes() };
+            let (sport, dport) = ((r3 >> 16) as u16, if i % 5 == 0 { (r3 >> 16) as u16 } else { r3 as u16 });
+            let (src, dst) = if i % 2 == 0 {
+                (IpAddr::V4(s), IpAddr::V4(d))
+            } else {
+                let mut a = [0u8; 16];
+                a[12..].copy_from_slice(&s);
+                a[0] = 0xfe;
+                let mut b = a;
+                b[12..].copy_from_slice(&d);
+                (IpAddr::V6(a), IpAddr::V6(b))
+            };
+            let fwd = IpCtx { src, dst, transport: Transport::Tcp, sport, dport, tcp_flags: 0, payload_len: 0, ttl: 0 };
+            let rev = IpCtx { src: dst, dst: src, sport: dport, dport: sport, ..fwd };
+            let (kf, df) = key(None, &fwd);
+            let (kr, dr) = key(None, &rev);
+            assert_eq!(kf, kr);
+            let lower = (src.to_bytes16(), sport) <= (dst.to_bytes16(), dport);
+            assert_eq!(df == Dir::AtoB, lower);
+            if (src, sport) != (dst, dport) {
+                assert_ne!(df, dr);
+            }
+            assert_ne!(key(Some(1), &fwd).0, kf);
+            keys.push(kf);
+        }
+        // The same addresses as IPv4 and as IPv4-mapped IPv6 are different flows.
+        let v4 = seg(1000, 80);
+        let mapped = |a: IpAddr| IpAddr::V6(a.to_bytes16());
+        let v6 = IpCtx { src: mapped(v4.src), dst: mapped(v4.dst), ..v4 };
+        assert_ne!(key(None, &v4).0, key(None, &v6).0);
+        keys.sort_unstable_by_key(|k| k.0);
+        keys.dedup();
+        assert!(keys.len() > 1990, "fingerprints collide: {}", keys.len());
+    }
+
+    #[test]
+    fn ipv6_flows_track_first_payload() {
+        let mut f = Box::new(FlowTable::new(0));
+        let a = IpAddr::V6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let b = IpAddr::V6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        let c2s = IpCtx {
+            src: a,
+            dst: b,
+            transport: Transport::Tcp,
+            sport: 50000,
+            dport: 443,
+            tcp_flags: 0x18,
+            payload_len: 1,
+            ttl: 64,
+        };
+        let s2c = IpCtx { src: b, dst: a, sport: 443, dport: 50000, ..c2s };
+        assert!(f.segment(0, None, &c2s, 5).first_payload);
+        assert!(!f.segment(0, None, &c2s, 5).first_payload);
+        assert!(f.segment(0, None, &s2c, 5).first_payload);
+        let end = f.segment(2_000_000, None, &flags(s2c, 0x11), 0).ended.unwrap();
+        assert_eq!((end.src_is_client, end.server_port, end.bytes_to_server, end.bytes_to_client), (false, 443, 10, 5));
+        assert_eq!(f.len(), 1);
     }
 
     #[test]
