@@ -217,6 +217,14 @@ impl TableValue for Edge {
     const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
 }
 
+/// Whether the asset holds `ip` as one of its addresses.
+fn holds(a: &Asset, ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => a.v4.contains(v),
+        IpAddr::V6(v) => a.v6.contains(v),
+    }
+}
+
 /// An edge is live while both its asset and its peer are the entries it was made for.
 fn edge_live(assets: &Assets, peers: &Peers, k: &EdgeKey) -> bool {
     assets.is_live(k.asset, k.agen) && peers.is_live(k.peer, k.pgen)
@@ -541,11 +549,7 @@ impl Inventory {
     }
 
     fn owns(&self, slot: u16, ip: &IpAddr) -> bool {
-        match (self.assets.slot(slot), ip) {
-            (Some((_, a)), IpAddr::V4(v)) => a.v4.contains(v),
-            (Some((_, a)), IpAddr::V6(v)) => a.v6.contains(v),
-            _ => false,
-        }
+        self.assets.slot(slot).is_some_and(|(_, a)| holds(a, ip))
     }
 
     /// Keeps `text` as a string of `kind` for the asset at `slot`. Returns whether it is new.
@@ -772,72 +776,86 @@ impl Inventory {
     }
 
     /// Per-frame accounting: assets for both MACs, addresses, edges, services.
+    ///
+    /// Every frame comes here, so each asset is looked up once and its fields read and
+    /// written through that one reference.
     fn on_frame(&mut self, ctx: &FrameCtx) {
         self.events.clear();
-        let src = self.asset_slot(ctx.src_mac, ctx.ts);
-        if let Some(s) = src {
-            if let Some(a) = self.assets.slot_mut(s) {
-                Self::touch(a, ctx.ts);
-                a.frames_tx = a.frames_tx.saturating_add(1);
-                a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
-                a.vlan = ctx.vlan;
-            }
-        }
-        // The receiver is only counted if already known: a frame to an unseen MAC is no
-        // proof that a device exists (flooded or stale destinations).
-        let dst = if ctx.dst_mac.is_device() { self.find_cached(&ctx.dst_mac) } else { None };
-        if let Some(d) = dst {
-            if let Some(a) = self.assets.slot_mut(d) {
-                a.frames_rx = a.frames_rx.saturating_add(1);
-                a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
-            }
-        }
-        let Some(ip) = &ctx.ip else { return };
-        let p = if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 };
-        if let Some(s) = src {
-            self.speak(s, p);
-        }
-        if ip.src.is_unspecified() {
-            return;
-        }
+        let ip = ctx.ip.as_ref();
+        let src_ip = ip.filter(|ip| !ip.src.is_unspecified());
         // A packet that still has its sender's initial TTL was not routed: its source
         // address is the sending MAC's own even outside any known subnet (public-addressed
         // segments, captures with no DHCP or ARP in them).
         // Only while no subnet is known: once one is, it is the better judge (NAT gateways
         // may forward with an initial-looking TTL).
-        let unrouted = self.subnets.is_empty() && matches!(ip.ttl, 64 | 128 | 255);
-        let src_local = self.is_local(&ip.src) || unrouted;
-        // Whether the sender holds its source address (looked up once; rechecked below only
-        // if it was just added).
+        let src_local = src_ip
+            .is_some_and(|ip| self.is_local(&ip.src) || (self.subnets.is_empty() && matches!(ip.ttl, 64 | 128 | 255)));
+        let src = self.asset_slot(ctx.src_mac, ctx.ts);
+        // Whether the sender holds its source address.
         let mut src_owns = false;
-        if let Some(s) = src {
-            src_owns = self.owns(s, &ip.src);
-            if src_local && !src_owns {
-                self.add_address(s, ip.src);
-                src_owns = self.owns(s, &ip.src);
-            } else if !src_local && !src_owns && !ip.src.is_group() {
-                // Sending on behalf of outside addresses: a router or firewall.
-                self.flag_slot(s, flags::FORWARDS);
+        if let Some(a) = src.and_then(|s| self.assets.slot_mut(s)) {
+            Self::touch(a, ctx.ts);
+            a.frames_tx = a.frames_tx.saturating_add(1);
+            a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
+            a.vlan = ctx.vlan;
+            if let Some(ip) = ip {
+                let p = if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 };
+                a.protocols.insert(p);
+            }
+            if let Some(ip) = src_ip {
+                src_owns = holds(a, &ip.src);
             }
         }
+        // The receiver is only counted if already known: a frame to an unseen MAC is no
+        // proof that a device exists (flooded or stale destinations).
+        let dst = if ctx.dst_mac.is_device() { self.find_cached(&ctx.dst_mac) } else { None };
+        let mut dst_owns = false;
+        if let Some(a) = dst.and_then(|d| self.assets.slot_mut(d)) {
+            a.frames_rx = a.frames_rx.saturating_add(1);
+            a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+            if let Some(ip) = ip {
+                dst_owns = holds(a, &ip.dst);
+            }
+        }
+        let (Some(ip), Some(s)) = (src_ip, src) else {
+            return self.frame_edges(ctx, src_ip, None, dst.filter(|_| dst_owns));
+        };
+        if src_local && !src_owns {
+            self.add_address(s, ip.src);
+            src_owns = self.owns(s, &ip.src);
+            if dst == Some(s) {
+                // A frame to itself: the address just added may be its destination too.
+                dst_owns = self.owns(s, &ip.dst);
+            }
+        } else if !src_local && !src_owns && !ip.src.is_group() {
+            // Sending on behalf of outside addresses: a router or firewall.
+            self.flag_slot(s, flags::FORWARDS);
+        }
+        let src_owner = Some(s).filter(|_| src_local && src_owns);
+        self.frame_edges(ctx, src_ip, src_owner, dst.filter(|_| dst_owns));
+    }
+
+    /// The frame's edges: the sender's when it holds its source address, the receiver's
+    /// when it holds the destination (both for traffic between two local assets).
+    fn frame_edges(&mut self, ctx: &FrameCtx, ip: Option<&IpCtx>, src_owner: Option<u16>, dst_owner: Option<u16>) {
+        let Some(ip) = ip else { return };
         if ip.dst.is_group() {
-            // Multicast/broadcast: no edge (it is chatter, not a conversation), but a source
-            // port that is a service still says what the sender offers (mDNS, SSDP...).
+            // Multicast/broadcast: no edge (it is chatter, not a conversation).
+            return;
+        }
+        if src_owner.is_none() && dst_owner.is_none() {
             return;
         }
         let (server_is_src, port) = ip.server_side();
-        let src_owner = src.filter(|_| src_local && src_owns);
-        let dst_owner = dst.filter(|d| self.owns(*d, &ip.dst));
         if let Some(s) = src_owner {
             self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
             if server_is_src && answered(ip) {
                 self.add_service(s, ip.transport, port);
             }
-        } else if let Some(d) = dst_owner {
-            // Sent by a router on behalf of a remote host: the edge belongs to the receiver.
-            self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts);
         }
-        if let (Some(d), Some(_)) = (dst_owner, src_owner) {
+        if let Some(d) = dst_owner {
+            // Also when sent by a router on behalf of a remote host: the edge belongs to
+            // the receiver.
             self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts);
         }
     }
