@@ -298,7 +298,9 @@ pub fn string_mask(text: &[u8]) -> u16 {
         let hit = if w.prefix {
             w.words.iter().any(|p| t.starts_with(p.as_bytes()))
         } else {
-            w.words.iter().any(|k| pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
+            w.words
+                .iter()
+                .any(|k| pairs.may_start(k.as_bytes()) && pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
         };
         if hit {
             m |= 1 << w.id;
@@ -327,6 +329,18 @@ impl Pairs {
             }
         }
         Pairs(s)
+    }
+    /// [`Pairs::may_hold`] for the keyword's first pair only: rules out most keywords at
+    /// the cost of one bit test.
+    #[inline]
+    fn may_start(&self, k: &[u8]) -> bool {
+        match *k {
+            [a, b, ..] => {
+                let (i, bit) = Self::bit(a, b);
+                self.0.get(i).is_some_and(|x| x & bit != 0)
+            }
+            _ => true,
+        }
     }
     /// False only if `k` cannot be in the text (one-byte keywords always may).
     fn may_hold(&self, k: &[u8]) -> bool {
@@ -468,20 +482,23 @@ impl Verdict<'_> {
     }
 }
 
-fn eval<'a>(t: &Test, v: &AssetView<'a>) -> Option<Option<&'a [u8]>> {
+/// `any`: the union of the asset's string masks, so a keyword list none of its strings
+/// matches is ruled out without walking them.
+fn eval<'a>(t: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'a [u8]>> {
     let a = v.asset;
     match *t {
         Test::Speaks(p) => a.protocols.contains(p).then_some(None),
         Test::Flag(f) => (a.flags & f == f).then_some(None),
         Test::Serves(ports) => a.services.iter().any(|s| ports.contains(&s.port)).then_some(None),
+        Test::Keyword(_, words) if any & (1 << words.id) == 0 => None,
         Test::Keyword(field, words) => v
             .strings
             .clone()
             .find(|(k, _, mask)| mask & (1 << words.id) != 0 && field.covers(*k))
             .map(|(_, s, _)| Some(s)),
         Test::Both(x, y) => {
-            let a = eval(x, v)?;
-            let b = eval(y, v)?;
+            let a = eval(x, v, any)?;
+            let b = eval(y, v, any)?;
             Some(b.or(a))
         }
     }
@@ -489,8 +506,9 @@ fn eval<'a>(t: &Test, v: &AssetView<'a>) -> Option<Option<&'a [u8]>> {
 
 /// Applies [`RULES`].
 pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
+    let any = v.strings.clone().fold(0, |m, (_, _, mask)| m | mask);
     for rule in RULES {
-        if let Some(matched) = eval(&rule.test, v) {
+        if let Some(matched) = eval(&rule.test, v, any) {
             return Verdict { class: rule.class, rule: Some(rule), matched };
         }
     }
