@@ -1,7 +1,6 @@
 //! Ethernet II and IEEE 802.3/LLC framing, with up to two 802.1Q / 802.1ad tags.
 
 use super::{Error, Result};
-use smoltcp::wire::EthernetFrame;
 use wardtap_proto::Mac;
 
 /// ARP.
@@ -55,27 +54,39 @@ pub struct Eth<'a> {
 }
 
 /// Parses the Ethernet header and VLAN tags.
+///
+/// The fixed 14-byte header is read from one checked fixed-size chunk (the check
+/// smoltcp's `EthernetFrame::new_checked` makes, without its per-accessor re-slicing).
+#[inline]
 pub fn parse(frame: &[u8]) -> Result<Eth<'_>> {
-    let f = EthernetFrame::new_checked(frame)?;
+    let Some((hdr, payload)) = frame.split_first_chunk::<14>() else { return Err(Error::Truncated) };
+    let [d0, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5, t0, t1] = *hdr;
     let mut eth = Eth {
-        dst: Mac(f.dst_addr().0),
-        src: Mac(f.src_addr().0),
+        dst: Mac([d0, d1, d2, d3, d4, d5]),
+        src: Mac([s0, s1, s2, s3, s4, s5]),
         vlan: None,
         too_deep: false,
         kind: Kind::Llc,
-        payload: f.payload(),
+        payload,
     };
-    let mut ethertype: u16 = f.ethertype().into();
+    let mut ethertype = u16::from_be_bytes([t0, t1]);
+    // Untagged IPv4 / IPv6 / ARP: most frames, no loop.
+    if ethertype >= 0x0600 && !is_vlan(ethertype) {
+        eth.kind = Kind::EtherType(ethertype);
+        return Ok(eth);
+    }
     let mut tags = 0;
-    while matches!(ethertype, VLAN_Q | VLAN_AD | VLAN_QINQ_OLD) {
+    while is_vlan(ethertype) {
         if tags == MAX_TAGS {
             eth.too_deep = true;
             return Ok(eth);
         }
-        let [tci0, tci1, t0, t1, ..] = *eth.payload else { return Err(Error::Truncated) };
-        eth.vlan = Some(u16::from_be_bytes([tci0, tci1]) & 0x0fff);
-        ethertype = u16::from_be_bytes([t0, t1]);
-        eth.payload = &eth.payload[4..];
+        let Some(([tci0, tci1, t0, t1], rest)) = eth.payload.split_first_chunk::<4>() else {
+            return Err(Error::Truncated);
+        };
+        eth.vlan = Some(u16::from_be_bytes([*tci0, *tci1]) & 0x0fff);
+        ethertype = u16::from_be_bytes([*t0, *t1]);
+        eth.payload = rest;
         tags += 1;
     }
     if ethertype >= 0x0600 {
@@ -83,22 +94,26 @@ pub fn parse(frame: &[u8]) -> Result<Eth<'_>> {
         return Ok(eth);
     }
     // 802.3: `ethertype` is a length; trailing padding is cut off by it.
-    let len = (ethertype as usize).min(eth.payload.len());
-    let llc = &eth.payload[..len];
+    let llc = eth.payload.get(..ethertype as usize).unwrap_or(eth.payload);
     match *llc {
-        [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00, ..] => {
+        [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00, ref rest @ ..] => {
             eth.kind = Kind::Cdp;
-            eth.payload = &llc[8..];
+            eth.payload = rest;
         }
-        [0x42, 0x42, 0x03, ..] => {
+        [0x42, 0x42, 0x03, ref rest @ ..] => {
             eth.kind = Kind::Stp;
-            eth.payload = &llc[3..];
+            eth.payload = rest;
         }
         _ => {
             eth.payload = llc;
         }
     }
     Ok(eth)
+}
+
+#[inline]
+fn is_vlan(ethertype: u16) -> bool {
+    matches!(ethertype, VLAN_Q | VLAN_AD | VLAN_QINQ_OLD)
 }
 
 #[cfg(test)]

@@ -1,22 +1,37 @@
 //! IPv4: addresses, protocol, fragments (later fragments are counted, not parsed).
+//!
+//! The fixed header is read from one checked 20-byte chunk, with exactly the length checks
+//! of smoltcp's `Ipv4Packet::new_checked` (so the same packets are accepted), but without
+//! its accessors re-slicing the buffer for every field. Options are skipped, not parsed.
 
-use super::{IpView, Result};
-use smoltcp::wire::Ipv4Packet;
+use super::{Error, IpView, Result};
 use wardtap_proto::IpAddr;
 
+mod field {
+    /// Bytes 0..20: the fixed header.
+    pub const FIXED: usize = 20;
+}
+
 /// Parses the IPv4 header; the payload is cut to the total length (Ethernet padding dropped).
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<IpView<'_>> {
-    let p = Ipv4Packet::new_checked(buf)?;
-    if p.version() != 4 {
-        return Err(super::Error::Malformed);
+    let Some(hdr) = buf.first_chunk::<{ field::FIXED }>() else { return Err(Error::Truncated) };
+    let [ver_ihl, _, len0, len1, _, _, frag0, frag1, ttl, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] = *hdr;
+    let header_len = (ver_ihl & 0x0f) as usize * 4;
+    let total_len = u16::from_be_bytes([len0, len1]) as usize;
+    // smoltcp's checks in one: the header within the total length, the total length within
+    // the buffer. (An IHL below 5 passes them, as there.)
+    let Some(payload) = buf.get(header_len..total_len) else { return Err(Error::Truncated) };
+    if ver_ihl >> 4 != 4 {
+        return Err(Error::Malformed);
     }
     Ok(IpView {
-        src: IpAddr::V4(p.src_addr().octets()),
-        dst: IpAddr::V4(p.dst_addr().octets()),
-        proto: p.next_header().into(),
-        ttl: p.hop_limit(),
-        later_fragment: p.frag_offset() != 0,
-        payload: p.payload(),
+        src: IpAddr::V4([s0, s1, s2, s3]),
+        dst: IpAddr::V4([d0, d1, d2, d3]),
+        proto,
+        ttl,
+        later_fragment: u16::from_be_bytes([frag0, frag1]) & 0x1fff != 0,
+        payload,
     })
 }
 

@@ -1,20 +1,35 @@
 //! IPv6 with extension headers (hop-by-hop, routing, fragment, destination options, AH).
+//!
+//! The fixed header is read from one checked 40-byte chunk with the length checks of
+//! smoltcp's `Ipv6Packet::new_checked` (payload length within the buffer).
 
 use super::{Error, IpView, Result};
-use smoltcp::wire::Ipv6Packet;
 use wardtap_proto::IpAddr;
 
 /// Extension headers followed before giving up (bounded work on hostile chains).
 pub const MAX_EXT_HEADERS: usize = 8;
 
+mod field {
+    /// Bytes 0..40: the fixed header.
+    pub const FIXED: usize = 40;
+}
+
 /// Parses the fixed header and walks the extension header chain to the transport.
 pub fn parse(buf: &[u8]) -> Result<IpView<'_>> {
-    let p = Ipv6Packet::new_checked(buf)?;
-    if p.version() != 6 {
+    let Some((hdr, rest)) = buf.split_first_chunk::<{ field::FIXED }>() else { return Err(Error::Truncated) };
+    let Some((fixed, addrs)) = hdr.split_first_chunk::<8>() else { return Err(Error::Truncated) };
+    let [ver, _, _, _, len0, len1, next, hop_limit] = *fixed;
+    // Constant sizes: these cannot fail, and compile to nothing.
+    let (Some(src), Some(dst)) = (addrs.first_chunk::<16>(), addrs.last_chunk::<16>()) else {
+        return Err(Error::Truncated);
+    };
+    let Some(mut payload) = rest.get(..u16::from_be_bytes([len0, len1]) as usize) else {
+        return Err(Error::Truncated);
+    };
+    if ver >> 4 != 6 {
         return Err(Error::Malformed);
     }
-    let mut proto: u8 = p.next_header().into();
-    let mut payload = p.payload();
+    let mut proto = next;
     let mut later_fragment = false;
     for _ in 0..MAX_EXT_HEADERS {
         let len = match proto {
@@ -37,14 +52,7 @@ pub fn parse(buf: &[u8]) -> Result<IpView<'_>> {
             break;
         }
     }
-    Ok(IpView {
-        src: IpAddr::V6(p.src_addr().octets()),
-        dst: IpAddr::V6(p.dst_addr().octets()),
-        proto,
-        ttl: p.hop_limit(),
-        later_fragment,
-        payload,
-    })
+    Ok(IpView { src: IpAddr::V6(*src), dst: IpAddr::V6(*dst), proto, ttl: hop_limit, later_fragment, payload })
 }
 
 #[cfg(test)]

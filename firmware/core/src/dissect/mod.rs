@@ -1,8 +1,10 @@
 //! Dissectors: frame bytes in, [`Fact`]s out.
 //!
 //! The contract, for every file in this module: untrusted bytes are read only through
-//! checked views (smoltcp's `new_checked` packets, or [`util::Cursor`]); no accessor can
-//! panic once a view is built; every loop is bounded by the input length or a constant.
+//! checked views (smoltcp's `new_checked` packets, [`util::Cursor`], or a fixed-size chunk
+//! taken with `first_chunk` and destructured, as the Ethernet/IP/TCP/UDP headers every frame
+//! crosses are); no accessor can panic once a view is built; every loop is bounded by the
+//! input length or a constant.
 //! A dissector returns [`Error`] for input that is not (or no longer) its protocol, and the
 //! pipeline counts it; it never stops the frame's other facts from being delivered.
 //!
@@ -232,22 +234,16 @@ impl Pipeline {
 
     /// Dissects one frame. Never panics; the work is bounded by the frame length.
     pub fn frame<S: Sink + ?Sized>(&mut self, ts: Timestamp, frame: &[u8], sink: &mut S) {
-        if let Some(ctx) = self.frame_inner(ts, frame, sink) {
-            sink.frame_done(&ctx);
-        }
-    }
-
-    /// Returns the frame's context when it got far enough to have one.
-    fn frame_inner<S: Sink + ?Sized>(&mut self, ts: Timestamp, frame: &[u8], sink: &mut S) -> Option<FrameCtx> {
         self.counters.frames += 1;
         self.counters.bytes += frame.len() as u64;
         let eth = match ethernet::parse(frame) {
             Ok(e) => e,
             Err(e) => {
                 self.count(Layer::Ethernet, e);
-                return None;
+                return;
             }
         };
+        // One context per frame, filled in place (the IP part by `ip`) and lent to the sink.
         let mut ctx = FrameCtx {
             ts,
             frame_len: frame.len().min(u16::MAX as usize) as u16,
@@ -259,110 +255,116 @@ impl Pipeline {
         if eth.too_deep {
             self.counters.vlan_too_deep += 1;
             sink.frame(&ctx);
-            return Some(ctx);
+        } else {
+            self.l3(&mut ctx, eth.kind, eth.payload, sink);
         }
-        match eth.kind {
-            ethernet::Kind::EtherType(ethernet::ARP) => {
-                sink.frame(&ctx);
-                if let Err(e) = arp::dissect(&ctx, eth.payload, sink) {
-                    self.count(Layer::Arp, e);
-                }
-            }
-            ethernet::Kind::EtherType(ethernet::IPV4) => match ipv4::parse(eth.payload) {
-                Ok(ip) => self.ip(&mut ctx, ip, sink),
-                Err(e) => {
-                    sink.frame(&ctx);
-                    self.count(Layer::Ipv4, e)
-                }
-            },
-            ethernet::Kind::EtherType(ethernet::IPV6) => match ipv6::parse(eth.payload) {
-                Ok(ip) => self.ip(&mut ctx, ip, sink),
-                Err(e) => {
-                    sink.frame(&ctx);
-                    self.count(Layer::Ipv6, e)
-                }
-            },
-            ethernet::Kind::EtherType(ethernet::LLDP) => {
-                sink.frame(&ctx);
-                speak(&ctx, Protocol::Lldp, sink);
-                if let Err(e) = lldp::dissect(&ctx, eth.payload, sink) {
-                    self.count(Layer::Lldp, e);
-                }
-            }
-            ethernet::Kind::EtherType(ethernet::EAPOL) => {
-                sink.frame(&ctx);
-                speak(&ctx, Protocol::Eapol, sink);
-            }
-            ethernet::Kind::Cdp => {
-                sink.frame(&ctx);
-                speak(&ctx, Protocol::Cdp, sink);
-                if let Err(e) = cdp::dissect(&ctx, eth.payload, sink) {
-                    self.count(Layer::Cdp, e);
-                }
-            }
-            ethernet::Kind::Stp => {
-                sink.frame(&ctx);
-                speak(&ctx, Protocol::Stp, sink);
-            }
-            _ => {
-                sink.frame(&ctx);
-                self.counters.unhandled += 1;
-            }
-        }
-        Some(ctx)
+        sink.frame_done(&ctx);
     }
 
+    /// Everything above Ethernet; calls `sink.frame` once the context is complete.
+    #[inline]
+    fn l3<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, kind: ethernet::Kind, payload: &[u8], sink: &mut S) {
+        // IPv4 and IPv6 meet in one `ip` call (inlined: the view never goes through memory).
+        let ip = match kind {
+            ethernet::Kind::EtherType(ethernet::IPV4) => ipv4::parse(payload).map_err(|e| (Layer::Ipv4, e)),
+            ethernet::Kind::EtherType(ethernet::IPV6) => ipv6::parse(payload).map_err(|e| (Layer::Ipv6, e)),
+            ethernet::Kind::EtherType(ethernet::ARP) => {
+                sink.frame(ctx);
+                if let Err(e) = arp::dissect(ctx, payload, sink) {
+                    self.count(Layer::Arp, e);
+                }
+                return;
+            }
+            ethernet::Kind::EtherType(ethernet::LLDP) => {
+                sink.frame(ctx);
+                speak(ctx, Protocol::Lldp, sink);
+                if let Err(e) = lldp::dissect(ctx, payload, sink) {
+                    self.count(Layer::Lldp, e);
+                }
+                return;
+            }
+            ethernet::Kind::EtherType(ethernet::EAPOL) => {
+                sink.frame(ctx);
+                speak(ctx, Protocol::Eapol, sink);
+                return;
+            }
+            ethernet::Kind::Cdp => {
+                sink.frame(ctx);
+                speak(ctx, Protocol::Cdp, sink);
+                if let Err(e) = cdp::dissect(ctx, payload, sink) {
+                    self.count(Layer::Cdp, e);
+                }
+                return;
+            }
+            ethernet::Kind::Stp => {
+                sink.frame(ctx);
+                speak(ctx, Protocol::Stp, sink);
+                return;
+            }
+            _ => {
+                sink.frame(ctx);
+                self.counters.unhandled += 1;
+                return;
+            }
+        };
+        match ip {
+            Ok(ip) => self.ip(ctx, ip, sink),
+            Err((layer, e)) => {
+                sink.frame(ctx);
+                self.count(layer, e)
+            }
+        }
+    }
+
+    /// The IP layer and the transport header: fills `ctx.ip` in place, tells the sink about
+    /// the frame, then hands the transport payload to the application dissectors.
+    #[inline]
     fn ip<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, ip: IpView<'_>, sink: &mut S) {
-        let mut ipc = IpCtx {
+        let transport = Transport::from_ip_proto(ip.proto);
+        let ipc = ctx.ip.insert(IpCtx {
             src: ip.src,
             dst: ip.dst,
-            transport: Transport::from_ip_proto(ip.proto),
+            transport,
             sport: 0,
             dport: 0,
             tcp_flags: 0,
             payload_len: ip.payload.len().min(u16::MAX as usize) as u16,
             ttl: ip.ttl,
-        };
+        });
         if ip.later_fragment {
             self.counters.fragments += 1;
-            ctx.ip = Some(ipc);
             sink.frame(ctx);
             return;
         }
-        match ipc.transport {
-            Transport::Udp => match udp::parse(ip.payload) {
-                Ok(u) => {
-                    ipc.sport = u.sport;
-                    ipc.dport = u.dport;
-                    ipc.payload_len = u.payload.len() as u16;
-                    ctx.ip = Some(ipc);
-                    sink.frame(ctx);
-                    self.udp_app(ctx, u.sport, u.dport, u.payload, sink);
-                }
-                Err(e) => {
-                    ctx.ip = Some(ipc);
-                    sink.frame(ctx);
-                    self.count(Layer::Udp, e);
-                }
-            },
+        match transport {
             Transport::Tcp => match tcp::parse(ip.payload) {
                 Ok(t) => {
                     ipc.sport = t.sport;
                     ipc.dport = t.dport;
                     ipc.tcp_flags = t.flags;
                     ipc.payload_len = t.payload.len() as u16;
-                    ctx.ip = Some(ipc);
                     sink.frame(ctx);
-                    self.tcp_app(ctx, &ipc, t.payload, sink);
+                    self.tcp_app(ctx, t.payload, sink);
                 }
                 Err(e) => {
-                    ctx.ip = Some(ipc);
                     sink.frame(ctx);
                     self.count(Layer::Tcp, e);
                 }
             },
+            Transport::Udp => match udp::parse(ip.payload) {
+                Ok(u) => {
+                    ipc.sport = u.sport;
+                    ipc.dport = u.dport;
+                    ipc.payload_len = u.payload.len() as u16;
+                    sink.frame(ctx);
+                    self.udp_app(ctx, u.sport, u.dport, u.payload, sink);
+                }
+                Err(e) => {
+                    sink.frame(ctx);
+                    self.count(Layer::Udp, e);
+                }
+            },
             Transport::Icmp => {
-                ctx.ip = Some(ipc);
                 sink.frame(ctx);
                 speak(ctx, Protocol::Icmp, sink);
                 if ip.proto == 58 {
@@ -371,10 +373,7 @@ impl Pipeline {
                     }
                 }
             }
-            Transport::Other(_) => {
-                ctx.ip = Some(ipc);
-                sink.frame(ctx);
-            }
+            Transport::Other(_) => sink.frame(ctx),
         }
     }
 
@@ -401,7 +400,8 @@ impl Pipeline {
         }
     }
 
-    fn tcp_app<S: Sink + ?Sized>(&mut self, ctx: &FrameCtx, ipc: &IpCtx, payload: &[u8], sink: &mut S) {
+    fn tcp_app<S: Sink + ?Sized>(&mut self, ctx: &FrameCtx, payload: &[u8], sink: &mut S) {
+        let Some(ipc) = &ctx.ip else { return };
         let seg = self.flows.segment(ctx.ts, ctx.vlan, ipc, payload.len());
         if seg.evicted {
             self.counters.flows_evicted += 1;
@@ -522,5 +522,175 @@ pub(crate) mod testutil {
             p.frame(ts, &f, &mut c);
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    //! The direct header reads in ethernet/ipv4/ipv6/tcp/udp against the smoltcp views they
+    //! replaced: the same verdicts and fields on every capture frame, on every truncation of
+    //! its headers and on random corruptions of them.
+    extern crate std;
+    use super::*;
+    use smoltcp::wire::{EthernetFrame, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
+    use std::vec::Vec;
+    use wardtap_proto::{IpAddr, Mac};
+
+    type Ip<'a> = Result<(IpAddr, IpAddr, u8, u8, bool, &'a [u8])>;
+
+    fn ip_fields(r: Result<IpView<'_>>) -> Ip<'_> {
+        r.map(|v| (v.src, v.dst, v.proto, v.ttl, v.later_fragment, v.payload))
+    }
+
+    fn eth_fields(e: ethernet::Eth<'_>) -> (Mac, Mac, Option<u16>, bool, ethernet::Kind, &[u8]) {
+        (e.dst, e.src, e.vlan, e.too_deep, e.kind, e.payload)
+    }
+
+    /// The former `ethernet::parse`, on smoltcp's view.
+    fn ref_eth(frame: &[u8]) -> Result<ethernet::Eth<'_>> {
+        use ethernet::*;
+        let f = EthernetFrame::new_checked(frame)?;
+        let mut eth = Eth {
+            dst: Mac(f.dst_addr().0),
+            src: Mac(f.src_addr().0),
+            vlan: None,
+            too_deep: false,
+            kind: Kind::Llc,
+            payload: f.payload(),
+        };
+        let mut ethertype: u16 = f.ethertype().into();
+        let mut tags = 0;
+        while matches!(ethertype, VLAN_Q | VLAN_AD | VLAN_QINQ_OLD) {
+            if tags == MAX_TAGS {
+                eth.too_deep = true;
+                return Ok(eth);
+            }
+            let [tci0, tci1, t0, t1, ..] = *eth.payload else { return Err(Error::Truncated) };
+            eth.vlan = Some(u16::from_be_bytes([tci0, tci1]) & 0x0fff);
+            ethertype = u16::from_be_bytes([t0, t1]);
+            eth.payload = &eth.payload[4..];
+            tags += 1;
+        }
+        if ethertype >= 0x0600 {
+            eth.kind = Kind::EtherType(ethertype);
+            return Ok(eth);
+        }
+        // 802.3: `ethertype` is a length; trailing padding is cut off by it.
+        let len = (ethertype as usize).min(eth.payload.len());
+        let llc = &eth.payload[..len];
+        match *llc {
+            [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00, ..] => {
+                eth.kind = Kind::Cdp;
+                eth.payload = &llc[8..];
+            }
+            [0x42, 0x42, 0x03, ..] => {
+                eth.kind = Kind::Stp;
+                eth.payload = &llc[3..];
+            }
+            _ => {
+                eth.payload = llc;
+            }
+        }
+        Ok(eth)
+    }
+
+    fn ref_ipv4(buf: &[u8]) -> Ip<'_> {
+        let p = Ipv4Packet::new_checked(buf)?;
+        if p.version() != 4 {
+            return Err(Error::Malformed);
+        }
+        let (src, dst) = (IpAddr::V4(p.src_addr().octets()), IpAddr::V4(p.dst_addr().octets()));
+        Ok((src, dst, p.next_header().into(), p.hop_limit(), p.frag_offset() != 0, p.payload()))
+    }
+
+    /// The former `ipv6::parse`, on smoltcp's view.
+    fn ref_ipv6(buf: &[u8]) -> Ip<'_> {
+        let p = Ipv6Packet::new_checked(buf)?;
+        if p.version() != 6 {
+            return Err(Error::Malformed);
+        }
+        let mut proto: u8 = p.next_header().into();
+        let mut payload = p.payload();
+        let mut later_fragment = false;
+        for _ in 0..ipv6::MAX_EXT_HEADERS {
+            let len = match proto {
+                0 | 43 | 60 => (*payload.get(1).ok_or(Error::Truncated)? as usize + 1) * 8,
+                44 => {
+                    let off = util::be16(payload, 2).ok_or(Error::Truncated)? >> 3;
+                    later_fragment |= off != 0;
+                    8
+                }
+                51 => (*payload.get(1).ok_or(Error::Truncated)? as usize + 2) * 4,
+                _ => break,
+            };
+            let next = *payload.first().ok_or(Error::Truncated)?;
+            payload = payload.get(len..).ok_or(Error::Truncated)?;
+            proto = next;
+            if later_fragment {
+                break;
+            }
+        }
+        let (src, dst) = (IpAddr::V6(p.src_addr().octets()), IpAddr::V6(p.dst_addr().octets()));
+        Ok((src, dst, proto, p.hop_limit(), later_fragment, payload))
+    }
+
+    fn ref_tcp(buf: &[u8]) -> Result<(u16, u16, u8, &[u8])> {
+        let p = TcpPacket::new_checked(buf)?;
+        let flags = buf.get(13).copied().unwrap_or(0) & 0x3f;
+        Ok((p.src_port(), p.dst_port(), flags, p.payload()))
+    }
+
+    fn ref_udp(buf: &[u8]) -> Result<(u16, u16, &[u8])> {
+        let p = UdpPacket::new_checked(buf)?;
+        if p.src_port() == 0 && p.dst_port() == 0 {
+            return Err(Error::Malformed);
+        }
+        Ok((p.src_port(), p.dst_port(), p.payload()))
+    }
+
+    fn check_layers(frame: &[u8]) {
+        assert_eq!(ethernet::parse(frame).map(eth_fields), ref_eth(frame).map(eth_fields));
+        // Every layer on the bytes after the Ethernet header, as if they were its payload.
+        let Some(l3) = frame.get(14..) else { return };
+        for l3 in [l3, l3.get(4..).unwrap_or(&[])] {
+            assert_eq!(ip_fields(ipv4::parse(l3)), ref_ipv4(l3));
+            assert_eq!(ip_fields(ipv6::parse(l3)), ref_ipv6(l3));
+            for l4 in [l3.get(20..).unwrap_or(&[]), l3.get(40..).unwrap_or(&[])] {
+                assert_eq!(tcp::parse(l4).map(|t| (t.sport, t.dport, t.flags, t.payload)), ref_tcp(l4));
+                assert_eq!(udp::parse(l4).map(|u| (u.sport, u.dport, u.payload)), ref_udp(l4));
+            }
+        }
+    }
+
+    #[test]
+    fn direct_header_reads_agree_with_smoltcp() {
+        let mut x: u32 = 0x9e37_79b9;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let mut frames = 0;
+        for name in crate::testpcap::all_captures() {
+            for (_, f) in testutil::frames(&name).into_iter().take(150) {
+                frames += 1;
+                check_layers(&f);
+                // Every truncation through the headers.
+                for n in 0..f.len().min(80) {
+                    check_layers(&f[..n]);
+                }
+                // Corrupted header bytes (lengths, offsets, versions...), a few at a time.
+                let mut g: Vec<u8> = f.clone();
+                for _ in 0..24 {
+                    let at = rnd() as usize % g.len().clamp(1, 80);
+                    if let Some(b) = g.get_mut(at) {
+                        *b = rnd() as u8;
+                    }
+                    check_layers(&g);
+                }
+            }
+        }
+        assert!(frames > 3000, "{frames}");
     }
 }

@@ -1,7 +1,14 @@
-//! TCP: ports, flags and the segment payload (no reassembly).
+//! TCP: ports, flags and the segment payload (no reassembly). Options are skipped.
+//!
+//! The fixed header is read from one checked 20-byte chunk with the length checks of
+//! smoltcp's `TcpPacket::new_checked` (data offset at least 5 words and within the buffer).
 
-use super::Result;
-use smoltcp::wire::TcpPacket;
+use super::{Error, Result};
+
+mod field {
+    /// Bytes 0..20: the fixed header.
+    pub const FIXED: usize = 20;
+}
 
 /// A parsed TCP header.
 #[derive(Clone, Copy, Debug)]
@@ -17,10 +24,16 @@ pub struct Tcp<'a> {
 }
 
 /// Parses the TCP header (data offset checked against the buffer).
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Tcp<'_>> {
-    let p = TcpPacket::new_checked(buf)?;
-    let flags = buf.get(13).copied().unwrap_or(0) & 0x3f;
-    Ok(Tcp { sport: p.src_port(), dport: p.dst_port(), flags, payload: p.payload() })
+    let Some(hdr) = buf.first_chunk::<{ field::FIXED }>() else { return Err(Error::Truncated) };
+    let [s0, s1, d0, d1, _, _, _, _, _, _, _, _, off, flags, ..] = *hdr;
+    let header_len = (off >> 4) as usize * 4;
+    if header_len < field::FIXED {
+        return Err(Error::Truncated);
+    }
+    let Some(payload) = buf.get(header_len..) else { return Err(Error::Truncated) };
+    Ok(Tcp { sport: u16::from_be_bytes([s0, s1]), dport: u16::from_be_bytes([d0, d1]), flags: flags & 0x3f, payload })
 }
 
 #[cfg(test)]

@@ -1,7 +1,14 @@
 //! UDP: ports and payload (cut to the UDP length).
+//!
+//! The 8-byte header is read from one checked chunk with the length checks of smoltcp's
+//! `UdpPacket::new_checked` (length field at least 8 and within the buffer).
 
 use super::{Error, Result};
-use smoltcp::wire::UdpPacket;
+
+mod field {
+    /// Bytes 0..8: the header.
+    pub const HEADER: usize = 8;
+}
 
 /// A parsed UDP header.
 #[derive(Clone, Copy, Debug)]
@@ -15,12 +22,20 @@ pub struct Udp<'a> {
 }
 
 /// Parses the UDP header; the checksum is not verified (a tap sees what was sent).
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Udp<'_>> {
-    let p = UdpPacket::new_checked(buf)?;
-    if p.src_port() == 0 && p.dst_port() == 0 {
+    let Some(hdr) = buf.first_chunk::<{ field::HEADER }>() else { return Err(Error::Truncated) };
+    let [s0, s1, d0, d1, l0, l1, _, _] = *hdr;
+    let len = u16::from_be_bytes([l0, l1]) as usize;
+    if len < field::HEADER {
+        return Err(Error::Truncated);
+    }
+    let Some(payload) = buf.get(field::HEADER..len) else { return Err(Error::Truncated) };
+    let (sport, dport) = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+    if sport == 0 && dport == 0 {
         return Err(Error::Malformed);
     }
-    Ok(Udp { sport: p.src_port(), dport: p.dst_port(), payload: p.payload() })
+    Ok(Udp { sport, dport, payload })
 }
 
 #[cfg(test)]
