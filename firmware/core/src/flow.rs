@@ -44,24 +44,16 @@ struct FlowState {
     client: u8,
     /// The server answered the opening (SYN-ACK) or sent data.
     answered: bool,
-    /// First and last segment, ms since the epoch modulo 2^32 (differences only).
+    /// First segment, ms since the epoch modulo 2^32 (differences only). The last one is
+    /// the segment that ends the session, the only time the duration is read.
     first_ms: u32,
-    last_ms: u32,
     /// Payload bytes A→B and B→A.
     bytes: [u32; 2],
 }
 
 impl TableValue for FlowState {
-    const EMPTY: Self = FlowState {
-        payload_seen: 0,
-        closed: false,
-        credit: 0,
-        client: 0,
-        answered: false,
-        first_ms: 0,
-        last_ms: 0,
-        bytes: [0; 2],
-    };
+    const EMPTY: Self =
+        FlowState { payload_seen: 0, closed: false, credit: 0, client: 0, answered: false, first_ms: 0, bytes: [0; 2] };
 }
 
 /// What one segment meant for its flow.
@@ -160,7 +152,7 @@ impl FlowTable {
         let has_payload = payload_len > 0;
         let f = ipc.tcp_flags;
         let mut out = Segment { first_payload: false, evicted: false, ended: None };
-        let fresh = FlowState { first_ms: ms, last_ms: ms, ..FlowState::EMPTY };
+        let fresh = FlowState { first_ms: ms, ..FlowState::EMPTY };
         // One probe: `insert` hands back the existing slot when the flow is known.
         let slot = match self.t.insert(k, fresh) {
             Some(Inserted::New(s) | Inserted::Existing(s)) => s,
@@ -177,7 +169,6 @@ impl FlowTable {
         };
         let Some(st) = self.t.slot_mut(slot) else { return out };
         st.credit = 1;
-        st.last_ms = ms;
         if st.client == 0 {
             // The opener is the client; without the opening, the non-service side is.
             // (Only a new flow needs to know: the side is kept.)
@@ -208,7 +199,7 @@ impl FlowTable {
                 src_is_client,
                 server_port: if src_is_client { ipc.dport } else { ipc.sport },
                 outcome,
-                duration_ms: st.last_ms.wrapping_sub(st.first_ms),
+                duration_ms: ms.wrapping_sub(st.first_ms),
                 bytes_to_server: st.bytes[client_ix],
                 bytes_to_client: st.bytes[1 - client_ix],
             });

@@ -264,10 +264,18 @@ impl Pipeline {
     /// Everything above Ethernet; calls `sink.frame` once the context is complete.
     #[inline]
     fn l3<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, kind: ethernet::Kind, payload: &[u8], sink: &mut S) {
-        // IPv4 and IPv6 meet in one `ip` call (inlined: the view never goes through memory).
-        let ip = match kind {
-            ethernet::Kind::EtherType(ethernet::IPV4) => ipv4::parse(payload).map_err(|e| (Layer::Ipv4, e)),
-            ethernet::Kind::EtherType(ethernet::IPV6) => ipv6::parse(payload).map_err(|e| (Layer::Ipv6, e)),
+        // Every arm returns but a failed IP header, counted below.
+        let (layer, e) = match kind {
+            // IPv4 inlines `ip`, so its header fields go straight into the context; IPv6 (few
+            // frames) shares one out-of-line copy.
+            ethernet::Kind::EtherType(ethernet::IPV4) => match ipv4::parse(payload) {
+                Ok(ip) => return self.ip(ctx, ip, sink),
+                Err(e) => (Layer::Ipv4, e),
+            },
+            ethernet::Kind::EtherType(ethernet::IPV6) => match ipv6::parse(payload) {
+                Ok(ip) => return self.ip_outlined(ctx, ip, sink),
+                Err(e) => (Layer::Ipv6, e),
+            },
             ethernet::Kind::EtherType(ethernet::ARP) => {
                 sink.frame(ctx);
                 if let Err(e) = arp::dissect(ctx, payload, sink) {
@@ -307,18 +315,18 @@ impl Pipeline {
                 return;
             }
         };
-        match ip {
-            Ok(ip) => self.ip(ctx, ip, sink),
-            Err((layer, e)) => {
-                sink.frame(ctx);
-                self.count(layer, e)
-            }
-        }
+        sink.frame(ctx);
+        self.count(layer, e)
+    }
+
+    #[inline(never)]
+    fn ip_outlined<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, ip: IpView<'_>, sink: &mut S) {
+        self.ip(ctx, ip, sink)
     }
 
     /// The IP layer and the transport header: fills `ctx.ip` in place, tells the sink about
     /// the frame, then hands the transport payload to the application dissectors.
-    #[inline]
+    #[inline(always)]
     fn ip<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, ip: IpView<'_>, sink: &mut S) {
         let transport = Transport::from_ip_proto(ip.proto);
         let ipc = ctx.ip.insert(IpCtx {
