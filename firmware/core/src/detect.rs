@@ -20,7 +20,7 @@
 
 use crate::alerts::{AlertRing, Raise};
 use crate::config::{MAX_ARP_WATCH, MAX_PEER_NAMES, MAX_PENDING_JUDGEMENTS, MAX_WATCHED_SOURCES};
-use crate::fact::{is_service_port, tcp_flags, Fact, FrameCtx, SessionOutcome};
+use crate::fact::{is_service_port, tcp_flags, Fact, FrameCtx, IpCtx, SessionOutcome};
 use crate::inventory::{Event, Inventory};
 use crate::policy::{Learn, Policy, Question, Subject, Verdict};
 use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
@@ -85,12 +85,15 @@ impl TableValue for ArpBinding {
     const EMPTY: Self = ArpBinding { mac: Mac([0; 6]), last: 0, credit: 0 };
 }
 
-/// Per-source counters for one window: 256-bit sets of hashed destinations and ports.
+/// Per-source counters for one window: 256-bit sets of hashed destinations and ports, and
+/// how many bits each has set (kept as bits are added rather than counted each time).
 #[derive(Clone, Copy, Debug)]
 struct Watch {
     window_start: u64,
     hosts: [u32; 8],
     ports: [u32; 8],
+    n_hosts: u16,
+    n_ports: u16,
     fails: u16,
     scan_alerted: bool,
     fail_alerted: bool,
@@ -102,6 +105,8 @@ impl TableValue for Watch {
         window_start: 0,
         hosts: [0; 8],
         ports: [0; 8],
+        n_hosts: 0,
+        n_ports: 0,
         fails: 0,
         scan_alerted: false,
         fail_alerted: false,
@@ -109,12 +114,17 @@ impl TableValue for Watch {
     };
 }
 
-fn set_bit(set: &mut [u32; 8], h: u32) -> u32 {
+/// Sets bit `h & 255` of `set`; returns how many bits are set (`n`, grown when the bit is new).
+fn set_bit(set: &mut [u32; 8], n: &mut u16, h: u32) -> u32 {
     let bit = (h & 255) as usize;
     if let Some(w) = set.get_mut(bit / 32) {
-        *w |= 1 << (bit % 32);
+        let m = 1 << (bit % 32);
+        if *w & m == 0 {
+            *w |= m;
+            *n += 1;
+        }
     }
-    set.iter().map(|w| w.count_ones()).sum()
+    *n as u32
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -164,6 +174,12 @@ pub struct Detector {
     watch: Table<IpKey, Watch, MAX_WATCHED_SOURCES, { MAX_WATCHED_SOURCES * 2 }>,
     cleartext: Table<SeenKey, Unit, 256, 512>,
     pending: heapless::Deque<Pending, MAX_PENDING_JUDGEMENTS>,
+    /// No pending edge waited since before this (µs): until `PENDING_US` after it, only a
+    /// frame with payload can release one. May be older than the oldest (never newer).
+    pending_since: u64,
+    /// [`pending_bit`] of every pending edge (and maybe of some gone; 0 only when none is
+    /// pending): a payload frame whose bit is not here is the first payload of none of them.
+    pending_bits: u64,
     /// `None`: [`Thresholds::DEFAULT`] (kept as `None` so a new detector is all zeros).
     thresholds: Option<Thresholds>,
     /// Counters.
@@ -178,6 +194,15 @@ pub struct Ctx<'a> {
     pub policy: &'a mut Policy,
     /// Where alerts go.
     pub alerts: &'a mut AlertRing,
+}
+
+impl Ctx<'_> {
+    /// The same references again, for one call (built where it is needed, so a frame that
+    /// needs no detector builds none).
+    #[inline]
+    fn again(&mut self) -> Ctx<'_> {
+        Ctx { inv: self.inv, policy: &mut *self.policy, alerts: &mut *self.alerts }
+    }
 }
 
 fn severity_outbound(class: DeviceClass) -> Severity {
@@ -204,6 +229,8 @@ impl Detector {
             watch: Table::new(seed),
             cleartext: Table::new(seed),
             pending: heapless::Deque::new(),
+            pending_since: 0,
+            pending_bits: 0,
             thresholds: None,
             counters: DetectCounters { judged: 0, pending_forced: 0, cleartext_table_full: 0 },
         }
@@ -227,22 +254,48 @@ impl Detector {
         if name.is_empty() || ip.is_group() {
             return;
         }
-        let v = PeerName { name: text_from(name).0, credit: 1 };
         let key = IpKey(ip.to_bytes16());
-        if let Some(slot) = self.names.find(&key) {
-            if let Some(e) = self.names.slot_mut(slot) {
-                *e = v;
-            }
-            return;
-        }
-        if self.names.insert(key, v.clone()).is_none() {
-            let _ = self.names.evict(|_, e| second_chance(&mut e.credit));
-            let _ = self.names.insert(key, v);
+        // Find or make the slot, then write the name into it (no value built and moved).
+        let slot = match self.names.find(&key) {
+            Some(s) => Some(s),
+            None => match self.names.insert(key, PeerName::EMPTY) {
+                Some(Inserted::New(s) | Inserted::Existing(s)) => Some(s),
+                None => {
+                    let _ = self.names.evict(|_, e| second_chance(&mut e.credit));
+                    match self.names.insert(key, PeerName::EMPTY) {
+                        Some(Inserted::New(s) | Inserted::Existing(s)) => Some(s),
+                        None => None,
+                    }
+                }
+            },
+        };
+        if let Some(e) = slot.and_then(|s| self.names.slot_mut(s)) {
+            // Built apart, then stored: a copy into a fresh value compiles to one memcpy.
+            e.name = text_from(name).0;
+            e.credit = 1;
         }
     }
 
-    /// A fact of the current frame.
-    pub fn fact(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
+    /// A fact of the current frame. Most kinds of fact concern no detector: they are told
+    /// apart by their kind alone, inline, before anything else is done.
+    #[inline]
+    pub fn fact(&mut self, mut c: Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
+        if matches!(
+            fact,
+            Fact::DnsAddr { .. }
+                | Fact::TlsClientHello { .. }
+                | Fact::HttpRequest { .. }
+                | Fact::DnsQuery { .. }
+                | Fact::Arp { .. }
+                | Fact::Cleartext { .. }
+                | Fact::TcpSessionEnd { .. }
+        ) {
+            self.on_fact(&mut c.again(), ctx, fact);
+        }
+    }
+
+    #[inline(never)]
+    fn on_fact(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
         match *fact {
             Fact::DnsAddr { name, addr, multicast: false } => self.remember_name(addr, name),
             Fact::TlsClientHello { sni: Some(sni), .. } => {
@@ -425,17 +478,9 @@ impl Detector {
         });
     }
 
-    fn scan(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
-        let Some(ip) = &ctx.ip else { return };
-        let probe = match ip.transport {
-            Transport::Tcp => ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
-            Transport::Udp => is_service_port(ip.dport),
-            Transport::Icmp => ip.dport == 0 && ip.payload_len > 0,
-            Transport::Other(_) => false,
-        };
-        if !probe || ip.dst.is_group() || ip.src.is_unspecified() {
-            return;
-        }
+    /// Counts a probe (see [`is_probe`]) toward its source's scan window.
+    #[inline(never)]
+    fn scan(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, ip: &IpCtx) {
         let local_dst = c.inv.is_local(&ip.dst);
         let (th_hosts, th_ports) = (self.t().scan_hosts as u32, self.t().scan_ports as u32);
         let Some(slot) = self.watch(&ip.src, ctx.ts) else { return };
@@ -443,10 +488,10 @@ impl Detector {
         let mut h = Hasher::new(9);
         h.write(&ip.dst.to_bytes16());
         // Browsing reaches many outside hosts; only local hosts count toward a host sweep.
-        let hosts = if local_dst { set_bit(&mut w.hosts, h.finish()) } else { 0 };
+        let hosts = if local_dst { set_bit(&mut w.hosts, &mut w.n_hosts, h.finish()) } else { 0 };
         let mut hp = Hasher::new(10);
         hp.write_u16(ip.dport);
-        let ports = set_bit(&mut w.ports, hp.finish());
+        let ports = set_bit(&mut w.ports, &mut w.n_ports, hp.finish());
         if w.scan_alerted || (hosts < th_hosts && ports < th_ports) {
             return;
         }
@@ -466,9 +511,31 @@ impl Detector {
         });
     }
 
-    /// End of a frame: inventory changes, pending judgements, scan counting.
-    pub fn frame_done(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
-        self.scan(c, ctx);
+    /// End of a frame: scan counting, inventory changes, pending judgements. Most frames
+    /// need none of them, which the inline tests here tell without touching any table.
+    #[inline]
+    pub fn frame_done(&mut self, mut c: Ctx<'_>, ctx: &FrameCtx) {
+        if let Some(ip) = &ctx.ip {
+            if is_probe(ip) {
+                self.scan(&mut c.again(), ctx, ip);
+            }
+        }
+        if !c.inv.events().is_empty() {
+            self.events(&mut c.again(), ctx);
+        }
+        // A pending edge is released by its first payload or once it waited `PENDING_US`.
+        if self.pending_bits != 0
+            && (ctx.ip.as_ref().is_some_and(|i| {
+                i.payload_len > 0 && self.pending_bits & pending_bit(&ctx.src_mac, &i.dst, i.dport) != 0
+            }) || ctx.ts.saturating_sub(self.pending_since) > PENDING_US)
+        {
+            self.judge_pending(&mut c.again(), ctx);
+        }
+    }
+
+    /// The inventory's changes of this frame: new devices, new edges.
+    #[inline(never)]
+    fn events(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
         for ev in c.inv.events() {
             match *ev {
                 Event::NewAsset { mac } => {
@@ -510,6 +577,10 @@ impl Detector {
                                 self.judge(c, ctx.ts, p.mac, p.peer, Transport::Tcp, p.port);
                             }
                         }
+                        if self.pending.is_empty() || ctx.ts < self.pending_since {
+                            self.pending_since = ctx.ts;
+                        }
+                        self.pending_bits |= pending_bit(&asset, &peer, port);
                         let _ = self.pending.push_back(Pending { mac: asset, peer, port, since: ctx.ts });
                     } else {
                         self.judge(c, ctx.ts, asset, peer, transport, port);
@@ -517,18 +588,43 @@ impl Detector {
                 }
             }
         }
-        // Judge pending edges whose first payload is this frame, or that waited long enough.
-        for _ in 0..self.pending.len() {
-            let Some(p) = self.pending.pop_front() else { break };
+    }
+
+    /// Judges pending edges whose first payload is this frame, or that waited long enough;
+    /// the others stay queued in their order.
+    #[inline(never)]
+    fn judge_pending(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx) {
+        let release = |p: &Pending| {
             let this = ctx
                 .ip
+                .as_ref()
                 .is_some_and(|i| ctx.src_mac == p.mac && i.dst == p.peer && i.dport == p.port && i.payload_len > 0);
-            if this || ctx.ts.saturating_sub(p.since) > PENDING_US {
+            this || ctx.ts.saturating_sub(p.since) > PENDING_US
+        };
+        // Look first (no queue rotation when nothing is released), and note the oldest.
+        let (mut oldest, mut bits) = (u64::MAX, 0);
+        let mut any = false;
+        for p in self.pending.iter() {
+            any |= release(p);
+            oldest = oldest.min(p.since);
+            bits |= pending_bit(&p.mac, &p.peer, p.port);
+        }
+        (self.pending_since, self.pending_bits) = (oldest, bits);
+        if !any {
+            return;
+        }
+        (oldest, bits) = (u64::MAX, 0);
+        for _ in 0..self.pending.len() {
+            let Some(p) = self.pending.pop_front() else { break };
+            if release(&p) {
                 self.judge(c, ctx.ts, p.mac, p.peer, Transport::Tcp, p.port);
             } else {
+                oldest = oldest.min(p.since);
+                bits |= pending_bit(&p.mac, &p.peer, p.port);
                 let _ = self.pending.push_back(p);
             }
         }
+        (self.pending_since, self.pending_bits) = (oldest, bits);
     }
 
     fn inbound(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, asset: Mac, peer: IpAddr, transport: Transport, port: u16) {
@@ -587,6 +683,31 @@ impl Detector {
             });
         }
     }
+}
+
+/// A frame that counts toward a scan: a TCP SYN, a UDP datagram to a service port, an ICMP
+/// echo request with payload; unicast, from a real address.
+#[inline]
+fn is_probe(ip: &IpCtx) -> bool {
+    let probe = match ip.transport {
+        Transport::Tcp => ip.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
+        Transport::Udp => is_service_port(ip.dport),
+        Transport::Icmp => ip.dport == 0 && ip.payload_len > 0,
+        Transport::Other(_) => false,
+    };
+    probe && !ip.dst.is_group() && !ip.src.is_unspecified()
+}
+
+/// One of 64 bits for a pending edge (device, peer, port): a payload frame from `mac` to
+/// `peer`:`port` can release that edge only if its bit is among the pending ones.
+#[inline]
+fn pending_bit(mac: &Mac, peer: &IpAddr, port: u16) -> u64 {
+    let last = match peer {
+        IpAddr::V4(a) => a[3],
+        IpAddr::V6(b) => b[15],
+    };
+    let [hi, lo] = port.to_be_bytes();
+    1 << ((mac.0[5] ^ last ^ hi ^ lo.rotate_left(3)) & 63)
 }
 
 fn class_of(inv: &Inventory, mac: &Mac) -> DeviceClass {

@@ -176,6 +176,9 @@ pub struct Policy {
     rules: heapless::Vec<PolicyRule, MAX_POLICY_RULES, u8>,
     baseline: Baseline,
     mode: Mode,
+    /// Whether `mode` learns (so [`Policy::tick`] may have work): a byte tested per frame
+    /// instead of the mode matched. False in a new policy (observing), so it starts all zeros.
+    learning: bool,
     /// Counters.
     pub counters: PolicyCounters,
 }
@@ -244,6 +247,7 @@ impl Policy {
             rules: heapless::Vec::new(),
             baseline: Table::new(seed),
             mode: Mode::Observe,
+            learning: false,
             counters: PolicyCounters { baseline_entries: 0, baseline_full: 0, rules_refused: 0 },
         }
     }
@@ -255,26 +259,32 @@ impl Policy {
 
     /// Starts (or restarts) learning for `secs` of capture time, from the next frame.
     pub fn learn_for(&mut self, secs: u32) {
-        self.mode = Mode::LearnFor { secs };
+        self.set_mode(Mode::LearnFor { secs });
     }
 
     /// Locks now: from here on baseline and policy decide.
     pub fn lock(&mut self) {
-        self.mode = Mode::Locked;
+        self.set_mode(Mode::Locked);
     }
 
     /// Advances the mode with capture time (called once per frame).
+    #[inline]
     pub fn tick(&mut self, ts: u64) {
+        if !self.learning {
+            return;
+        }
         match self.mode {
-            Mode::LearnFor { secs } => self.mode = Mode::Learning { until: ts.saturating_add(secs as u64 * 1_000_000) },
-            Mode::Learning { until } if ts >= until => self.mode = Mode::Locked,
+            Mode::LearnFor { secs } => {
+                self.set_mode(Mode::Learning { until: ts.saturating_add(secs as u64 * 1_000_000) })
+            }
+            Mode::Learning { until } if ts >= until => self.set_mode(Mode::Locked),
             _ => {}
         }
     }
 
     /// Whether the baseline is being recorded.
     pub fn learning(&self) -> bool {
-        matches!(self.mode, Mode::Learning { .. } | Mode::LearnFor { .. })
+        self.learning
     }
 
     /// Whether baseline-dependent judgements apply.
@@ -360,6 +370,7 @@ impl Policy {
     /// Restores a saved mode (a learning window keeps its original end).
     pub fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
+        self.learning = matches!(mode, Mode::Learning { .. } | Mode::LearnFor { .. });
     }
 
     fn has(&self, k: &BaseKey) -> bool {

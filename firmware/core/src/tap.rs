@@ -32,13 +32,14 @@ impl Sink for State {
     }
     fn fact(&mut self, ctx: &FrameCtx, fact: &Fact<'_>) {
         self.inventory.fact(ctx, fact);
-        let mut c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
-        self.detector.fact(&mut c, ctx, fact);
+        let c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
+        self.detector.fact(c, ctx, fact);
     }
+    #[inline]
     fn frame_done(&mut self, ctx: &FrameCtx) {
         self.inventory.settle();
-        let mut c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
-        self.detector.frame_done(&mut c, ctx);
+        let c = detect::Ctx { inv: &self.inventory, policy: &mut self.policy, alerts: &mut self.alerts };
+        self.detector.frame_done(c, ctx);
     }
 }
 

@@ -527,3 +527,78 @@ fn no_false_positive_when_normal_traffic_repeats() {
         assert_eq!(tap.counters().baseline_full, 0, "{name}");
     }
 }
+
+/// A workstation's TCP SYN to an outside address (a new edge with no payload yet).
+fn syn_out(w: &mut Ward, dst: [u8; 4], port: u16) {
+    w.send(eth(WS, GW, 0x0800, &ipv4(ip(5), dst, 6, 64, &tcp(41000, port, SYN, &[]))));
+}
+
+fn outbound_alerts(w: &Ward) -> Vec<(IpAddr, u16, String)> {
+    w.alerts()
+        .iter()
+        .filter(|a| a.kind == AlertKind::UnexpectedOutbound)
+        .map(|a| (a.peer.unwrap(), a.port, String::from_utf8_lossy(&a.evidence).into_owned()))
+        .collect()
+}
+
+/// A new outbound TCP edge is judged at its first payload (which may name it), else after
+/// waiting 5 s; payloads to other endpoints, or frames before the wait is over, release
+/// nothing; edges released together are judged oldest first.
+#[test]
+fn pending_outbound_waits_for_its_first_payload_or_five_seconds() {
+    let mut w = learned_ward();
+    let peer = |last| IpAddr::V4([198, 51, 100, last]);
+    w.at(200);
+    syn_out(&mut w, [198, 51, 100, 1], 443);
+    syn_out(&mut w, [198, 51, 100, 2], 443);
+    syn_out(&mut w, [198, 51, 100, 3], 8443);
+    // Payload on a known internal edge, and from the gateway toward a pending peer's port.
+    w.send(eth(WS, SRV, 0x0800, &ipv4(ip(5), ip(20), 6, 128, &tcp(50100, 445, PSHACK, b"smb"))));
+    w.send(eth(GW, WS, 0x0800, &ipv4([198, 51, 100, 1], ip(5), 6, 50, &tcp(443, 41000, PSHACK, b"x"))));
+    // An earlier timestamp (capture reordering) releases nothing either.
+    w.tap.process(1_000_000, &eth(WS, SRV, 0x0800, &ipv4(ip(5), ip(20), 6, 128, &tcp(50100, 445, PSHACK, b"a"))));
+    assert!(outbound_alerts(&w).is_empty(), "{:#?}", w.alerts());
+    // The second edge's first payload names it and releases it alone.
+    w.send(eth(
+        WS,
+        GW,
+        0x0800,
+        &ipv4(ip(5), [198, 51, 100, 2], 6, 64, &tcp(41000, 443, PSHACK, &client_hello("two.example.net"))),
+    ));
+    let got = outbound_alerts(&w);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!((got[0].0, got[0].1), (peer(2), 443));
+    assert!(got[0].2.contains("two.example.net"), "{got:?}");
+    // 4 s later: still waiting. 6 s later, any frame releases the other two, oldest first.
+    w.at(204).arp_announce(SRV, 20);
+    assert_eq!(outbound_alerts(&w).len(), 1);
+    w.at(206).arp_announce(SRV, 20);
+    let got = outbound_alerts(&w);
+    let ends: Vec<(IpAddr, u16)> = got.iter().map(|g| (g.0, g.1)).collect();
+    assert_eq!(ends, [(peer(2), 443), (peer(1), 443), (peer(3), 8443)]);
+    assert!(got[1].2.contains("(no name seen)"), "{got:?}");
+    // Nothing stays pending: the same endpoints raise nothing more.
+    w.at(300).arp_announce(SRV, 20);
+    assert_eq!(outbound_alerts(&w).len(), 3);
+}
+
+/// When more edges wait than the queue holds, the oldest is judged at once (without a name).
+#[test]
+fn a_full_pending_queue_judges_its_oldest_at_once() {
+    let mut w = learned_ward();
+    w.at(200);
+    let n = wardtap_core::config::MAX_PENDING_JUDGEMENTS as u8;
+    for h in 1..=n {
+        syn_out(&mut w, [198, 51, 100, h], 443);
+    }
+    assert!(outbound_alerts(&w).is_empty());
+    syn_out(&mut w, [198, 51, 100, n + 1], 443);
+    syn_out(&mut w, [198, 51, 100, n + 2], 443);
+    let ends: Vec<IpAddr> = outbound_alerts(&w).iter().map(|g| g.0).collect();
+    assert_eq!(ends, [IpAddr::V4([198, 51, 100, 1]), IpAddr::V4([198, 51, 100, 2])]);
+    // The third's payload still releases it, ahead of the rest.
+    w.send(eth(WS, GW, 0x0800, &ipv4(ip(5), [198, 51, 100, 3], 6, 64, &tcp(41000, 443, PSHACK, b"hello"))));
+    assert_eq!(outbound_alerts(&w).len(), 3);
+    w.at(210).arp_announce(SRV, 20);
+    assert_eq!(outbound_alerts(&w).len(), n as usize + 2);
+}
