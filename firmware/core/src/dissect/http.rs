@@ -11,7 +11,7 @@
 //! after the first segment. A header line cut by the end of the segment is ignored rather than
 //! reported half.
 
-use super::util::{header_lines, header_value, starts_with_ci};
+use super::util::{header_value, starts_with_ci, Lines};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use wardtap_proto::{CleartextKind, Protocol, SoftwareSource};
@@ -46,8 +46,11 @@ fn method(p: &[u8]) -> Option<&[u8]> {
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
     if payload.starts_with(STATUS_PREFIX) {
         super::speak(ctx, Protocol::Http, sink);
-        for line in headers(payload) {
-            if let Some(server) = header_value(line, b"server").filter(|v| !v.is_empty()) {
+        let mut lines = Headers::new(payload);
+        while let Some(line) = lines.next(b"s") {
+            // Only `Server` is wanted: the first non-empty one ends the scan (and the body is
+            // never looked at).
+            if let Some(server) = value_if(line, b's', b"server").filter(|v| !v.is_empty()) {
                 sink.fact(
                     ctx,
                     &Fact::Software { mac: ctx.src_mac, text: bounded(server), source: SoftwareSource::HttpServer },
@@ -62,13 +65,17 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut host = None;
     let mut user_agent = None;
     let mut basic = false;
-    for line in headers(payload) {
-        if let Some(v) = header_value(line, b"host") {
+    let mut lines = Headers::new(payload);
+    // Every header line is looked at (a later Host or User-Agent replaces an earlier one, an
+    // Authorization may come last), but only by its first byte unless that can start a
+    // wanted name.
+    while let Some(line) = lines.next(b"huap") {
+        if let Some(v) = value_if(line, b'h', b"host") {
             host = Some(strip_port(v)).filter(|h| !h.is_empty()).map(bounded);
-        } else if let Some(v) = header_value(line, b"user-agent") {
+        } else if let Some(v) = value_if(line, b'u', b"user-agent") {
             user_agent = Some(v).filter(|v| !v.is_empty()).map(bounded);
         } else if let Some(v) =
-            header_value(line, b"authorization").or_else(|| header_value(line, b"proxy-authorization"))
+            value_if(line, b'a', b"authorization").or_else(|| value_if(line, b'p', b"proxy-authorization"))
         {
             // Only the scheme is looked at: the credential follows it and is never touched.
             basic |= is_basic(v);
@@ -85,10 +92,41 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
 }
 
 /// The header lines after the request/status line, only those the segment holds whole
-/// (terminated by LF), at most [`MAX_LINES`] lines in all.
-fn headers(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let whole = payload.iter().rposition(|&b| b == b'\n').and_then(|i| payload.get(..=i)).unwrap_or(&[]);
-    header_lines(whole, MAX_LINES).skip(1)
+/// (terminated by LF), up to the blank line and at most [`MAX_LINES`] lines in all.
+struct Headers<'a> {
+    lines: Lines<'a>,
+    /// Lines still allowed, the request/status line included.
+    left: usize,
+}
+
+impl<'a> Headers<'a> {
+    fn new(payload: &'a [u8]) -> Self {
+        let mut lines = Lines::new(payload);
+        // The request/status line (handed out by the caller's own checks) is skipped.
+        let left = if lines.next_terminated().is_some() { MAX_LINES - 1 } else { 0 };
+        Headers { lines, left }
+    }
+
+    /// The next header line whose first byte, ASCII case folded, is in `first`; lines
+    /// starting otherwise are passed over unread (no wanted name can start them).
+    #[inline]
+    fn next(&mut self, first: &[u8]) -> Option<&'a [u8]> {
+        let line = self.lines.next_wanted(&mut self.left, |b| first.contains(&(b | 0x20)));
+        line.filter(|l| !l.is_empty()).or_else(|| {
+            self.left = 0;
+            None
+        })
+    }
+}
+
+/// `header_value(line, name)` for a lowercase `name` starting with `first`, ruled out by the
+/// line's first byte when it cannot be that name.
+#[inline]
+fn value_if<'a>(line: &'a [u8], first: u8, name: &[u8]) -> Option<&'a [u8]> {
+    match line.first() {
+        Some(&b) if b | 0x20 == first => header_value(line, name),
+        _ => None,
+    }
 }
 
 /// `Basic` auth scheme (case-insensitive, RFC 9110 §11.1) followed by whitespace.
@@ -259,7 +297,74 @@ mod tests {
         assert_eq!(c.lines, ["Speaks http"]);
     }
 
+    /// The facts read the plain way: the segment's LF-terminated lines split on LF, CR
+    /// dropped, up to the blank one and [`MAX_LINES`] with the first, every header line split
+    /// at its first colon.
+    fn model(p: &[u8]) -> std::vec::Vec<std::string::String> {
+        use crate::fact::collect::render;
+        let ctx = crate::dissect::testutil::ctx();
+        let whole = &p[..p.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+        let mut fields = whole
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .take(MAX_LINES)
+            .take_while(|l| !l.is_empty())
+            .skip(1)
+            .filter_map(|l| l.iter().position(|&b| b == b':').map(|i| (&l[..i], l[i + 1..].trim_ascii())));
+        let mut out = std::vec![render(&Fact::Speaks { protocol: Protocol::Http })];
+        if p.starts_with(STATUS_PREFIX) {
+            if let Some((_, v)) = fields.find(|(n, v)| n.eq_ignore_ascii_case(b"server") && !v.is_empty()) {
+                let text = bounded(v);
+                out.push(render(&Fact::Software { mac: ctx.src_mac, text, source: SoftwareSource::HttpServer }));
+            }
+            return out;
+        }
+        let Some(method) = method(p) else { return std::vec![] };
+        let (mut host, mut user_agent, mut basic) = (None, None, false);
+        for (n, v) in fields {
+            let is = |s: &[u8]| n.eq_ignore_ascii_case(s);
+            if is(b"host") {
+                host = Some(strip_port(v)).filter(|h| !h.is_empty()).map(bounded);
+            } else if is(b"user-agent") {
+                user_agent = Some(v).filter(|v| !v.is_empty()).map(bounded);
+            } else if is(b"authorization") || is(b"proxy-authorization") {
+                basic |= is_basic(v);
+            }
+        }
+        out.push(render(&Fact::HttpRequest { method, host, user_agent }));
+        if let Some(text) = user_agent {
+            out.push(render(&Fact::Software { mac: ctx.src_mac, text, source: SoftwareSource::HttpUserAgent }));
+        }
+        if basic {
+            out.push(render(&Fact::Cleartext { kind: CleartextKind::HttpBasic }));
+        }
+        out
+    }
+
     proptest::proptest! {
+        #[test]
+        fn same_facts_as_the_plain_reading(
+            resp in proptest::prelude::any::<bool>(),
+            lines in proptest::collection::vec((0usize..12, 0usize..8, 0usize..5, proptest::prelude::any::<u32>()), 0..80),
+        ) {
+            const NAMES: [&[u8]; 12] = [b"Host", b"User-Agent", b"Authorization", b"Proxy-Authorization", b"Server",
+                b"X-Authorization", b"Hosts", b"Accept", b"", b"host ", b"\rHost", b"P"];
+            const VALUES: [&[u8]; 8] = [b"a.example:80", b" Basic Zm9v", b"basic\tx", b"", b"[::1]:8", b"Pump/1 (x)",
+                b"\x0b\x0a", b":"];
+            const EOLS: [&[u8]; 5] = [b"\r\n", b"\n", b"\r\r\n", b"\r\n\r\n", b""];
+            let mut p = std::vec::Vec::from(if resp { &b"HTTP/1.1 200 OK\r\n"[..] } else { &b"GET /a HTTP/1.1\r\n"[..] });
+            for (n, v, e, case) in lines {
+                // Name bytes in random case.
+                p.extend(NAMES[n].iter().enumerate().map(|(i, &b)| {
+                    if case >> (i % 32) & 1 == 1 { b.to_ascii_lowercase() } else { b.to_ascii_uppercase() }
+                }));
+                p.push(b':');
+                p.extend_from_slice(VALUES[v]);
+                p.extend_from_slice(EOLS[e]);
+            }
+            proptest::prop_assert_eq!(run(&p).1.lines, model(&p));
+        }
+
         #[test]
         fn never_panics(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), resp in proptest::prelude::any::<bool>()) {
             let mut p = std::vec::Vec::from(if resp { &b"HTTP/1.1 200 OK\r\n"[..] } else { &b"GET / HTTP/1.1\r\n"[..] });

@@ -8,7 +8,7 @@
 //! Deliberately not parsed: the device description XML behind LOCATION (a separate TCP
 //! fetch the tap never makes), vendor headers, and anything after the blank line.
 
-use super::util::{find_byte, starts_with_ci, trim_ws};
+use super::util::{starts_with_ci, trim_ws, Lines};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use wardtap_proto::{InfoField, Protocol, SoftwareSource};
@@ -39,65 +39,78 @@ fn kind(start: &[u8]) -> Option<Kind> {
     }
 }
 
-/// Splits `Name: value` at the first colon: the name as sent and the trimmed value.
-fn field(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = find_byte(line, b':')?;
-    let (name, rest) = line.split_at_checked(colon)?;
-    Some((name, trim_ws(rest.get(1..)?)))
+/// The trimmed value of `line` if it is `name: value` (`name` in upper case, matched
+/// without regard to case) and the value is not empty (an empty one says nothing).
+#[inline]
+fn value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    match line.split_at_checked(name.len()) {
+        Some((n, [b':', v @ ..])) if n.eq_ignore_ascii_case(name) => Some(trim_ws(v)).filter(|v| !v.is_empty()),
+        _ => None,
+    }
 }
 
 /// Dissects one SSDP datagram.
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
-    // One pass over the bytes: lines end at LF (a CR before it is dropped), the block at the
-    // first empty line, and at most MAX_LINES lines are looked at.
-    let mut rest = Some(payload);
-    let mut kind = None;
+    // One pass over the bytes: lines end at LF (a CR before it is dropped; the datagram's
+    // last line needs none), the block at the first empty line, and at most MAX_LINES lines
+    // are looked at.
+    let mut lines = Lines::new(payload);
+    let mut left = MAX_LINES - 1;
+    let mut tail = true;
+    let start = lines.next_terminated().unwrap_or_else(|| {
+        tail = false;
+        strip_cr(lines.rest())
+    });
+    let kind = kind(start).ok_or(Error::NotMine)?;
+    super::speak(ctx, Protocol::Ssdp, sink);
+    // First bytes (ASCII lower case) of the names read: other lines are passed over unread.
+    let first: &[u8] = match kind {
+        Kind::Announce => b"sunl",
+        Kind::Search => b"u",
+    };
     let mac = ctx.src_mac;
-    for n in 0..MAX_LINES {
-        let Some(r) = rest else { break };
-        let line = match find_byte(r, b'\n') {
-            Some(p) => {
-                rest = r.get(p.saturating_add(1)..);
-                r.get(..p).unwrap_or_default()
+    loop {
+        let line = match lines.next_wanted(&mut left, |b| first.contains(&(b | 0x20))) {
+            Some(l) => l,
+            // The last line, without LF, if the bound allows it.
+            None if tail && left > 0 => {
+                tail = false;
+                left = 0;
+                strip_cr(lines.rest())
             }
-            None => {
-                rest = None;
-                r
-            }
+            None => break,
         };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
         }
-        if n == 0 {
-            kind = Some(self::kind(line).ok_or(Error::NotMine)?);
-            super::speak(ctx, Protocol::Ssdp, sink);
-            continue;
-        }
-        let Some((name, value)) = field(line) else { continue };
-        if value.is_empty() {
-            continue;
-        }
-        let is = |want: &[u8]| name.eq_ignore_ascii_case(want);
-        // Names are told apart by length first: one case-insensitive compare per line at most.
-        let fact = match (kind, name.len()) {
-            (Some(Kind::Search), 10) if is(b"USER-AGENT") => {
-                Fact::Software { mac, text: value, source: SoftwareSource::HttpUserAgent }
+        // Told apart by the first byte: one case-insensitive compare per line at most.
+        let fact = match (kind, line.first().map_or(0, |b| b | 0x20)) {
+            (Kind::Search, b'u') => value(line, b"USER-AGENT").map(|text| Fact::Software {
+                mac,
+                text,
+                source: SoftwareSource::HttpUserAgent,
+            }),
+            (Kind::Announce, b's') => match value(line, b"SERVER") {
+                Some(text) => Some(Fact::Software { mac, text, source: SoftwareSource::SsdpServer }),
+                None => value(line, b"ST").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
+            },
+            (Kind::Announce, b'u') => value(line, b"USN").map(|value| Fact::Info { mac, field: InfoField::Usn, value }),
+            (Kind::Announce, b'n') => value(line, b"NT").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
+            (Kind::Announce, b'l') => {
+                value(line, b"LOCATION").map(|value| Fact::Info { mac, field: InfoField::Location, value })
             }
-            (Some(Kind::Announce), 6) if is(b"SERVER") => {
-                Fact::Software { mac, text: value, source: SoftwareSource::SsdpServer }
-            }
-            (Some(Kind::Announce), 3) if is(b"USN") => Fact::Info { mac, field: InfoField::Usn, value },
-            (Some(Kind::Announce), 2) if is(b"NT") || is(b"ST") => Fact::Info { mac, field: InfoField::Nt, value },
-            (Some(Kind::Announce), 8) if is(b"LOCATION") => Fact::Info { mac, field: InfoField::Location, value },
-            _ => continue,
+            _ => None,
         };
-        sink.fact(ctx, &fact);
-    }
-    if kind.is_none() {
-        return Err(Error::NotMine);
+        if let Some(f) = fact {
+            sink.fact(ctx, &f);
+        }
     }
     Ok(())
+}
+
+/// `line` without one CR at its end.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
@@ -182,6 +195,66 @@ mod tests {
         let (r, c) = run(&p);
         assert_eq!(r, Ok(()));
         assert_eq!(c.lines.len(), 1);
+    }
+
+    /// The facts read the plain way: lines split on LF (the last one needs none), CR
+    /// dropped, up to the blank one and [`MAX_LINES`] with the start line, each split at its
+    /// first colon.
+    fn model(p: &[u8]) -> (Result<()>, std::vec::Vec<std::string::String>) {
+        use crate::fact::collect::render;
+        let mac = crate::dissect::testutil::ctx().src_mac;
+        let mut lines = p
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .take(MAX_LINES)
+            .take_while(|l| !l.is_empty());
+        let Some(kind) = lines.next().and_then(kind) else { return (Err(Error::NotMine), std::vec![]) };
+        let mut out = std::vec![render(&Fact::Speaks { protocol: Protocol::Ssdp })];
+        for l in lines {
+            let Some(i) = l.iter().position(|&b| b == b':') else { continue };
+            let (n, v) = (&l[..i], l[i + 1..].trim_ascii());
+            let is = |s: &[u8]| n.eq_ignore_ascii_case(s);
+            let f = match kind {
+                _ if v.is_empty() => continue,
+                Kind::Search if is(b"user-agent") => {
+                    Fact::Software { mac, text: v, source: SoftwareSource::HttpUserAgent }
+                }
+                Kind::Search => continue,
+                _ if is(b"server") => Fact::Software { mac, text: v, source: SoftwareSource::SsdpServer },
+                _ if is(b"usn") => Fact::Info { mac, field: InfoField::Usn, value: v },
+                _ if is(b"nt") || is(b"st") => Fact::Info { mac, field: InfoField::Nt, value: v },
+                _ if is(b"location") => Fact::Info { mac, field: InfoField::Location, value: v },
+                _ => continue,
+            };
+            out.push(render(&f));
+        }
+        (Ok(()), out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn same_facts_as_the_plain_reading(
+            start in 0usize..4,
+            lines in proptest::collection::vec((0usize..13, 0usize..6, 0usize..5, proptest::prelude::any::<u32>()), 0..40),
+        ) {
+            const STARTS: [&[u8]; 4] = [b"NOTIFY * HTTP/1.1", b"M-SEARCH * HTTP/1.1", b"HTTP/1.1 200 OK", b"HTTP/1.1 404 No"];
+            const NAMES: [&[u8]; 13] = [b"SERVER", b"USN", b"NT", b"ST", b"LOCATION", b"USER-AGENT", b"NTS", b"S", b"",
+                b"Servers", b"\rNT", b"LOCATION ", b"u"];
+            const VALUES: [&[u8]; 6] = [b"Linux/1 UPnP/1.0 x/2", b" uuid:1::upnp:rootdevice ", b"", b"\x0b\x0a", b":", b"\t"];
+            const EOLS: [&[u8]; 5] = [b"\r\n", b"\n", b"\r\r\n", b"\r\n\r\n", b"\r"];
+            let mut p = std::vec::Vec::from(STARTS[start]);
+            p.extend_from_slice(b"\r\n");
+            for (n, v, e, case) in lines {
+                p.extend(NAMES[n].iter().enumerate().map(|(i, &b)| {
+                    if case >> (i % 32) & 1 == 1 { b.to_ascii_lowercase() } else { b }
+                }));
+                p.push(b':');
+                p.extend_from_slice(VALUES[v]);
+                p.extend_from_slice(EOLS[e]);
+            }
+            let (r, c) = run(&p);
+            proptest::prop_assert_eq!((r, c.lines), model(&p));
+        }
     }
 
     #[test]
