@@ -7,6 +7,7 @@
 //! sequence numbers.
 
 use crate::config::MAX_ALERTS;
+use crate::table::Hasher;
 use wardtap_proto::{
     text_from, AlertKind, AlertRecord, IpAddr, Mac, Severity, Text, Thresholds, Transport, ALERT_EVIDENCE_LEN,
 };
@@ -48,6 +49,9 @@ pub struct AlertCounters {
 /// The ring.
 pub struct AlertRing {
     ring: heapless::Deque<AlertRecord, MAX_ALERTS>,
+    /// [`fold_key`] of each record, in the same order: a repeat is looked for among these
+    /// words and only a record whose word matches is compared field by field.
+    keys: heapless::Deque<u32, MAX_ALERTS>,
     /// Last sequence number given (0: none yet).
     last_seq: u32,
     /// Repeat window; `None` is the default window (so a new ring is all zeros).
@@ -61,14 +65,41 @@ fn evidence(parts: &[&[u8]]) -> Text<ALERT_EVIDENCE_LEN> {
     let mut n = 0;
     for (i, p) in parts.iter().enumerate() {
         let sep: &[u8] = if i == 0 { b"" } else { b" " };
-        for &c in sep.iter().chain(p.iter()) {
-            let Some(slot) = buf.get_mut(n) else { break };
-            // Control bytes from the wire would confuse every reader downstream.
-            *slot = if c < 0x20 || c == 0x7f { b'?' } else { c };
-            n += 1;
+        for part in [sep, p] {
+            let Some(rest) = buf.get_mut(n..) else { break };
+            for (slot, &c) in rest.iter_mut().zip(part) {
+                // Control bytes from the wire would confuse every reader downstream.
+                *slot = if c < 0x20 || c == 0x7f { b'?' } else { c };
+            }
+            n += rest.len().min(part.len());
         }
     }
     text_from(&buf[..n]).0
+}
+
+/// A word that equal (kind, device, peer, port, transport) always share: records whose word
+/// differs from a new alert's cannot take it as a repeat.
+fn fold_key(kind: AlertKind, device: Mac, peer: Option<IpAddr>, port: u16, transport: Transport) -> u32 {
+    let m = device.0;
+    let mut h = Hasher::new(0);
+    h.write_u32(u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+    h.write_u32(u32::from_le_bytes([m[4], m[5], kind as u8, transport.to_u8()]));
+    h.write_u32(u32::from(port) | u32::from(peer.is_some()) << 16);
+    if let Some(p) = peer {
+        h.write_words(&p.to_bytes16());
+    }
+    h.finish()
+}
+
+/// Whether `rec` takes `r` as a repeat.
+fn folds(rec: &AlertRecord, r: &Raise<'_>, window: u64) -> bool {
+    rec.kind == r.kind
+        && rec.device == r.device
+        && rec.peer == r.peer
+        && rec.port == r.port
+        && rec.transport == r.transport
+        && !rec.acknowledged
+        && r.time.saturating_sub(rec.last_time) <= window
 }
 
 impl Default for AlertRing {
@@ -82,6 +113,7 @@ impl AlertRing {
     pub const fn new() -> Self {
         AlertRing {
             ring: heapless::Deque::new(),
+            keys: heapless::Deque::new(),
             last_seq: 0,
             repeat_secs: None,
             counters: AlertCounters { raised: 0, folded: 0, overflow: 0 },
@@ -96,21 +128,32 @@ impl AlertRing {
     /// Raises an alert (or folds it into a recent identical one). Returns its sequence number.
     pub fn raise(&mut self, r: &Raise<'_>) -> u32 {
         let window = self.repeat_secs.unwrap_or(Thresholds::DEFAULT.repeat_secs) as u64 * 1_000_000;
-        for rec in self.ring.iter_mut() {
-            if rec.kind == r.kind
-                && rec.device == r.device
-                && rec.peer == r.peer
-                && rec.port == r.port
-                && rec.transport == r.transport
-                && !rec.acknowledged
-                && r.time.saturating_sub(rec.last_time) <= window
-            {
-                rec.count = rec.count.saturating_add(1);
-                rec.last_time = rec.last_time.max(r.time);
-                rec.severity = rec.severity.max(r.severity);
-                self.counters.folded += 1;
-                return rec.seq;
+        let key = fold_key(r.kind, r.device, r.peer, r.port, r.transport);
+        // The oldest matching record takes the repeat (as when every record was compared).
+        // The keys lie in two runs (the ring wraps); each is scanned as a plain slice.
+        let (a, b) = self.keys.as_slices();
+        let mut hit = None;
+        for (i, &k) in a.iter().enumerate() {
+            if k == key && self.ring.get(i).is_some_and(|rec| folds(rec, r, window)) {
+                hit = Some(i);
+                break;
             }
+        }
+        if hit.is_none() {
+            for (j, &k) in b.iter().enumerate() {
+                let i = a.len() + j;
+                if k == key && self.ring.get(i).is_some_and(|rec| folds(rec, r, window)) {
+                    hit = Some(i);
+                    break;
+                }
+            }
+        }
+        if let Some(rec) = hit.and_then(|i| self.ring.get_mut(i)) {
+            rec.count = rec.count.saturating_add(1);
+            rec.last_time = rec.last_time.max(r.time);
+            rec.severity = rec.severity.max(r.severity);
+            self.counters.folded += 1;
+            return rec.seq;
         }
         if self.ring.is_full() {
             self.make_room();
@@ -132,8 +175,9 @@ impl AlertRing {
             acknowledged: false,
             evidence: evidence(r.evidence),
         };
-        // Cannot fail: room was made above.
+        // Cannot fail: room was made above (the two queues always hold as many).
         let _ = self.ring.push_back(rec);
+        let _ = self.keys.push_back(key);
         self.counters.raised += 1;
         seq
     }
@@ -141,6 +185,7 @@ impl AlertRing {
     /// Drops the oldest record. Acknowledgement is "everything up to N", so acknowledged
     /// records are always the oldest: only dropping an unacknowledged one is a loss.
     fn make_room(&mut self) {
+        let _ = self.keys.pop_front();
         if let Some(old) = self.ring.pop_front() {
             if !old.acknowledged {
                 self.counters.overflow += 1;
@@ -219,6 +264,27 @@ mod tests {
         // After the window: a new record.
         assert_eq!(raise(&mut r, 10_000_000 + 301_000_000, 1, 443), 3);
         assert_eq!(r.counters.folded, 1);
+    }
+
+    #[test]
+    fn the_oldest_matching_record_takes_a_repeat_even_once_the_ring_wrapped() {
+        let mut r = with_repeat(300);
+        // Out-of-order capture time: two records for one alert, both within reach of t = 500 s.
+        assert_eq!(raise(&mut r, 1_000_000_000, 1, 443), 1);
+        assert_eq!(raise(&mut r, 2_000_000_000, 1, 443), 2);
+        assert_eq!(raise(&mut r, 500_000_000, 1, 443), 1);
+        // Wrap the ring: records now start mid-storage; repeats still find theirs.
+        let mut seqs = Vec::new();
+        for i in 0..MAX_ALERTS as u32 + 10 {
+            seqs.push(raise(&mut r, 2_000_000_000, 2, 1000 + i as u16));
+        }
+        let first = r.since(0).next().map(|a| a.seq);
+        assert_eq!(first, Some(seqs[10]));
+        for i in [10usize, 20, MAX_ALERTS + 5, MAX_ALERTS + 9] {
+            assert_eq!(raise(&mut r, 2_000_000_001, 2, 1000 + i as u16), seqs[i], "record {i}");
+        }
+        assert_eq!(raise(&mut r, 2_000_000_001, 2, 999), seqs[MAX_ALERTS + 9] + 1);
+        assert_eq!(r.counters.folded, 5);
     }
 
     #[test]
