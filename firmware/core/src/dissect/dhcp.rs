@@ -244,7 +244,10 @@ fn client_fqdn<S: Sink + ?Sized>(ctx: &FrameCtx, mac: Mac, data: &[u8], sink: &m
     let Some(name) = rest.get(2..) else { return };
     if flags & E_FLAG != 0 {
         // A partial name (no root label) is not a complete wire name: skipped.
-        let Ok((n, _)) = super::dns::read_name(name, 0) else { return };
+        let mut n = super::dns::Name::new();
+        if super::dns::read_name_into(name, 0, &mut n).is_err() {
+            return;
+        }
         if !n.as_bytes().is_empty() {
             sink.fact(ctx, &Fact::Name { mac, name: n.as_bytes(), source: NameSource::DhcpFqdn });
         }

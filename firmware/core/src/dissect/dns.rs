@@ -107,10 +107,10 @@ impl Header {
 
 /// A decoded name: labels joined by `.`, no trailing dot (the root is empty). Label bytes are
 /// kept as they are (DNS-SD instance labels hold spaces and may hold dots).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Name {
-    buf: [u8; MAX_NAME],
-    len: usize,
+    /// The dotted text (a heapless vector: a new name costs no 255-byte clearing).
+    buf: heapless::Vec<u8, MAX_NAME>,
     labels: usize,
     first: usize,
 }
@@ -121,13 +121,20 @@ impl core::fmt::Debug for Name {
     }
 }
 
+impl Default for Name {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Name {
-    const fn new() -> Self {
-        Name { buf: [0; MAX_NAME], len: 0, labels: 0, first: 0 }
+    /// The root (empty) name: a buffer for [`read_name_into`].
+    pub const fn new() -> Self {
+        Name { buf: heapless::Vec::new(), labels: 0, first: 0 }
     }
     /// The dotted text.
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+        &self.buf
     }
     /// Number of labels.
     pub fn labels(&self) -> usize {
@@ -139,22 +146,25 @@ impl Name {
     }
     /// Everything after the first label and its dot (empty for a one-label name).
     pub fn rest(&self) -> &[u8] {
-        self.buf.get(self.first.saturating_add(1)..self.len).unwrap_or(&[])
+        self.buf.get(self.first.saturating_add(1)..).unwrap_or(&[])
+    }
+    fn clear(&mut self) {
+        self.buf.clear();
+        (self.labels, self.first) = (0, 0);
     }
     fn push_label(&mut self, label: &[u8]) -> Result<()> {
         let dot = usize::from(self.labels > 0);
-        let end = self.len.checked_add(dot).and_then(|n| n.checked_add(label.len())).ok_or(Error::Malformed)?;
-        let dst = self.buf.get_mut(self.len..end).ok_or(Error::Malformed)?;
-        if let Some((d, rest)) = dst.split_first_mut().filter(|_| dot == 1) {
-            *d = b'.';
-            rest.copy_from_slice(label);
-        } else {
-            dst.copy_from_slice(label);
+        let end = self.buf.len().checked_add(dot).and_then(|n| n.checked_add(label.len())).ok_or(Error::Malformed)?;
+        if end > MAX_NAME {
+            return Err(Error::Malformed);
         }
+        if dot == 1 {
+            self.buf.push(b'.').map_err(|_| Error::Malformed)?;
+        }
+        self.buf.extend_from_slice(label).map_err(|_| Error::Malformed)?;
         if self.labels == 0 {
             self.first = label.len();
         }
-        self.len = end;
         self.labels = self.labels.saturating_add(1);
         Ok(())
     }
@@ -164,6 +174,15 @@ impl Name {
 /// Returns it and the offset just past the name where it was written (past the first pointer).
 pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
     let mut name = Name::new();
+    let end = read_name_into(msg, start, &mut name)?;
+    Ok((name, end))
+}
+
+/// [`read_name`] into a buffer the caller reuses (a name is 255 bytes: decoding in place
+/// spares copying it out). Returns the offset just past the name where it was written; on
+/// an error `name` holds a part of it.
+pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize> {
+    name.clear();
     let mut pos = start;
     // A pointer must go strictly before the run of labels it ends: positions fall at every
     // jump, so no chain of pointers can loop.
@@ -180,7 +199,7 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
                 if wire > MAX_NAME {
                     return Err(Error::Malformed);
                 }
-                return Ok((name, after.unwrap_or(pos.saturating_add(1))));
+                return Ok(after.unwrap_or(pos.saturating_add(1)));
             }
             0x00 => {
                 let l = usize::from(len);
@@ -216,7 +235,7 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
 }
 
 /// One resource record, its owner decoded, its data borrowed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Record<'a> {
     /// Owner name.
     pub name: Name,
@@ -230,9 +249,34 @@ pub struct Record<'a> {
     pub rdata_at: usize,
 }
 
+/// What follows the owner name of a resource record.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordData<'a> {
+    /// Type.
+    pub rtype: u16,
+    /// Class (mDNS cache-flush bit included).
+    pub class: u16,
+    /// RDATA.
+    pub rdata: &'a [u8],
+    /// Offset of RDATA in the message (names in it may point back into the message).
+    pub rdata_at: usize,
+}
+
 /// Reads the record at `pos`; returns it and the offset of the next one.
 pub fn read_record(msg: &[u8], pos: usize) -> Result<(Record<'_>, usize)> {
-    let (name, p) = read_name(msg, pos)?;
+    let mut name = Name::new();
+    let (d, next) = read_record_into(msg, pos, &mut name)?;
+    Ok((Record { name, rtype: d.rtype, class: d.class, rdata: d.rdata, rdata_at: d.rdata_at }, next))
+}
+
+/// [`read_record`] with the owner decoded into `owner` (see [`read_name_into`]).
+pub fn read_record_into<'a>(msg: &'a [u8], pos: usize, owner: &mut Name) -> Result<(RecordData<'a>, usize)> {
+    record_data(msg, read_name_into(msg, pos, owner)?)
+}
+
+/// The rest of a record whose owner name ends at `p` (for a name already decoded); returns
+/// it and the offset of the next record.
+pub fn record_data(msg: &[u8], p: usize) -> Result<(RecordData<'_>, usize)> {
     let mut c = Cursor::new(msg.get(p..).ok_or(Error::Truncated)?);
     let rtype = c.u16()?;
     let class = c.u16()?;
@@ -240,16 +284,28 @@ pub fn read_record(msg: &[u8], pos: usize) -> Result<(Record<'_>, usize)> {
     let rdlen = usize::from(c.u16()?);
     let rdata = c.take(rdlen)?;
     let rdata_at = p.checked_add(10).ok_or(Error::Truncated)?;
-    Ok((Record { name, rtype, class, rdata, rdata_at }, rdata_at.saturating_add(rdlen)))
+    Ok((RecordData { rtype, class, rdata, rdata_at }, rdata_at.saturating_add(rdlen)))
 }
 
 /// Reads a question at `pos`; returns its name, type and the offset after it.
 pub fn read_question(msg: &[u8], pos: usize) -> Result<(Name, u16, usize)> {
-    let (name, p) = read_name(msg, pos)?;
+    let mut name = Name::new();
+    let (qtype, next) = read_question_into(msg, pos, &mut name)?;
+    Ok((name, qtype, next))
+}
+
+/// [`read_question`] with the name decoded into `name` (see [`read_name_into`]); returns
+/// the type and the offset after the question.
+pub fn read_question_into(msg: &[u8], pos: usize, name: &mut Name) -> Result<(u16, usize)> {
+    question_data(msg, read_name_into(msg, pos, name)?)
+}
+
+/// The rest of a question whose name ends at `p`: its type and the offset after it.
+pub fn question_data(msg: &[u8], p: usize) -> Result<(u16, usize)> {
     let qtype = be16(msg, p).ok_or(Error::Truncated)?;
     // QTYPE + QCLASS.
     let next = p.checked_add(4).filter(|&n| n <= msg.len()).ok_or(Error::Truncated)?;
-    Ok((name, qtype, next))
+    Ok((qtype, next))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -375,12 +431,16 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut seen = Seen(heapless::Vec::new());
     let mut pos = field::HEADER_LEN;
     let questions = usize::from(h.qdcount);
+    // One name buffer for the whole message, decoded into in place.
+    let mut name = Name::new();
     for _ in 0..questions.min(MAX_QUESTIONS) {
-        let (name, qtype, next) = read_question(payload, pos)?;
+        let (qtype, next) = read_question_into(payload, pos, &mut name)?;
         pos = next;
+        // A lone question is new by itself (nothing is remembered after a query's questions):
+        // only a message with more of them hashes it.
         if !h.is_response()
             && !name.as_bytes().is_empty()
-            && seen.first(hash(0, &[name.as_bytes(), &qtype.to_be_bytes()]))
+            && (questions == 1 || seen.first(hash(0, &[name.as_bytes(), &qtype.to_be_bytes()])))
         {
             sink.fact(ctx, &Fact::DnsQuery { name: name.as_bytes(), qtype, multicast });
         }
@@ -388,10 +448,12 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     if !h.is_response() || questions > MAX_QUESTIONS {
         return Ok(());
     }
-    answers(ctx, payload, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, sink)
+    answers(ctx, payload, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, &mut name, sink)
 }
 
-/// Reads `count` records from `pos` of a response and emits what they say.
+/// Reads `count` records from `pos` of a response and emits what they say; `name` is a
+/// buffer for their owner names.
+#[allow(clippy::too_many_arguments)]
 fn answers<S: Sink + ?Sized>(
     ctx: &FrameCtx,
     msg: &[u8],
@@ -399,13 +461,15 @@ fn answers<S: Sink + ?Sized>(
     count: usize,
     flavor: Flavor,
     seen: &mut Seen,
+    name: &mut Name,
     sink: &mut S,
 ) -> Result<()> {
     let mut srv_owners: heapless::Vec<u64, SD_PTRS> = heapless::Vec::new();
     let mut sd_ptrs: heapless::Vec<usize, SD_PTRS> = heapless::Vec::new();
+    let mut target = Name::new();
     let mut result = Ok(());
     for _ in 0..count {
-        let (r, next) = match read_record(msg, pos) {
+        let (r, next) = match read_record_into(msg, pos, name) {
             Ok(x) => x,
             Err(e) => {
                 result = Err(e);
@@ -417,7 +481,7 @@ fn answers<S: Sink + ?Sized>(
         if r.class & rr::CLASS_MASK != rr::CLASS_IN {
             continue;
         }
-        let owner = r.name.as_bytes();
+        let owner = name.as_bytes();
         match (r.rtype, r.rdata) {
             (rr::A, &[a, b, c, d]) => address(ctx, owner, IpAddr::V4([a, b, c, d]), flavor, seen, sink),
             (rr::AAAA, data) if data.len() == 16 => {
@@ -426,8 +490,10 @@ fn answers<S: Sink + ?Sized>(
                 address(ctx, owner, IpAddr::V6(a), flavor, seen, sink)
             }
             (rr::PTR, _) => {
-                if let Some(addr) = reverse_addr(&r.name) {
-                    let Ok((target, _)) = read_name(msg, r.rdata_at) else { continue };
+                if let Some(addr) = reverse_addr(name) {
+                    if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+                        continue;
+                    }
                     let t = target.as_bytes();
                     if !t.is_empty() && seen.first(hash(2, &[&addr.to_bytes16(), t])) {
                         sink.fact(ctx, &Fact::DnsPtr { addr, name: t });
@@ -440,7 +506,7 @@ fn answers<S: Sink + ?Sized>(
                 }
             }
             (rr::SRV, data) if flavor == Flavor::Mdns => {
-                let (instance, service) = (r.name.first_label(), r.name.rest());
+                let (instance, service) = (name.first_label(), name.rest());
                 let Some(port) = be16(data, 4) else { continue };
                 if instance.is_empty() || !is_service_type(service) {
                     continue;
@@ -454,9 +520,11 @@ fn answers<S: Sink + ?Sized>(
         }
     }
     for &at in &sd_ptrs {
-        let Ok((r, _)) = read_record(msg, at) else { continue };
-        let Ok((target, _)) = read_name(msg, r.rdata_at) else { continue };
-        let service = r.name.as_bytes();
+        let Ok((r, _)) = read_record_into(msg, at, name) else { continue };
+        if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+            continue;
+        }
+        let service = name.as_bytes();
         let instance = target.first_label();
         // The target must be `<instance>.<this service>`.
         if instance.is_empty() || !target.rest().eq_ignore_ascii_case(service) {
@@ -865,6 +933,23 @@ mod tests {
         assert!(!is_service_type(b"_services._dns-sd._udp.local"));
         assert!(!is_service_type(b"_printer._sub._http._tcp.local"));
         assert!(!is_service_type(b"_tcp.local"));
+    }
+
+    #[test]
+    fn a_reused_name_buffer_keeps_nothing_of_the_last_name() {
+        let mut m = Vec::new();
+        name(&mut m, "Room.1._ipp._tcp.local");
+        let short = m.len();
+        name(&mut m, "a");
+        let bad = m.len();
+        m.extend_from_slice(&[3, b'x', b'y']);
+        let mut n = Name::new();
+        assert_eq!(read_name_into(&m, 0, &mut n), Ok(short));
+        assert_eq!(read_name_into(&m, short, &mut n), Ok(short + 3));
+        assert_eq!((n.as_bytes(), n.labels(), n.first_label(), n.rest()), (&b"a"[..], 1, &b"a"[..], &b""[..]));
+        assert_eq!(read_name_into(&m, bad, &mut n), Err(Error::Truncated));
+        assert_eq!(read_name_into(&m, short + 2, &mut n), Ok(short + 3));
+        assert_eq!((n.as_bytes(), n.labels()), (&b""[..], 0));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //! scope ids, group names (workgroups / domains), the NBSTAT statistics block, and the
 //! datagram and session services (138/139).
 
-use super::dns::{read_name, read_question, read_record, Header, Name};
+use super::dns::{question_data, read_name_into, read_question_into, read_record_into, record_data, Header, Name};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use wardtap_proto::{IpAddr, NameSource, Protocol};
@@ -127,8 +127,10 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     if h.qdcount == 0 && h.records() == 0 {
         return Err(Error::NotMine);
     }
-    let (n, _) = read_name(payload, HEADER_LEN)?;
-    NbName::decode(&n).map_err(|_| Error::NotMine)?;
+    // One name buffer for the message; the first name is decoded once.
+    let mut name = Name::new();
+    let first_end = read_name_into(payload, HEADER_LEN, &mut name)?;
+    NbName::decode(&name).map_err(|_| Error::NotMine)?;
     super::speak(ctx, Protocol::Netbios, sink);
     let registration =
         matches!(op, opcode::REGISTRATION | opcode::REFRESH | opcode::REFRESH_ALT | opcode::MULTIHOMED_REGISTRATION);
@@ -137,23 +139,29 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         return Ok(());
     }
     let mut pos = HEADER_LEN;
-    for _ in 0..usize::from(h.qdcount).min(MAX_RECORDS) {
-        pos = read_question(payload, pos)?.2;
+    for i in 0..usize::from(h.qdcount).min(MAX_RECORDS) {
+        pos =
+            if i == 0 { question_data(payload, first_end)?.1 } else { read_question_into(payload, pos, &mut name)?.1 };
     }
     let sender = match ctx.ip.map(|i| i.src) {
         Some(IpAddr::V4(a)) => Some(a),
         _ => None,
     };
     let mut out = Emitter(heapless::Vec::new());
-    for _ in 0..h.records().min(MAX_RECORDS) {
-        let (r, next) = read_record(payload, pos)?;
+    for i in 0..h.records().min(MAX_RECORDS) {
+        // Without questions, the first record's owner is the name decoded above.
+        let (r, next) = if i == 0 && pos == HEADER_LEN {
+            record_data(payload, first_end)?
+        } else {
+            read_record_into(payload, pos, &mut name)?
+        };
         pos = next;
         if r.class != rr::CLASS_IN {
             continue;
         }
         match r.rtype {
             rr::NB => {
-                let Ok(n) = NbName::decode(&r.name) else { continue };
+                let Ok(n) = NbName::decode(&name) else { continue };
                 // NB_FLAGS + IPv4 address, once per address the name is held at.
                 let mut entries = r.rdata.chunks_exact(6);
                 let mine = entries.find(|e| match **e {
@@ -186,6 +194,7 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
 mod tests {
     extern crate std;
     use super::*;
+    use crate::dissect::dns::read_name;
     use crate::dissect::testutil::{self, facts};
     use crate::fact::collect::Collect;
     use crate::fact::IpCtx;
