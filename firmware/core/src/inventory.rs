@@ -376,6 +376,7 @@ impl Inventory {
     }
 
     /// Whether `ip` is on the monitored segment.
+    #[inline]
     pub fn is_local(&self, ip: &IpAddr) -> bool {
         if ip.is_link_local() {
             return true;
@@ -460,7 +461,11 @@ impl Inventory {
     #[inline]
     fn find_cached(&mut self, mac: &Mac) -> Option<u16> {
         let h = Self::mac_hint(mac);
-        let found = self.find_hinted(mac);
+        let hint = self.mac_cache.get(h).copied().unwrap_or(0);
+        if hint != 0 && self.assets.slot(hint - 1).is_some_and(|(k, _)| k == mac) {
+            return Some(hint - 1);
+        }
+        let found = self.assets.find(mac);
         if let (Some(s), Some(c)) = (found, self.mac_cache.get_mut(h)) {
             *c = s + 1;
         }
@@ -473,6 +478,7 @@ impl Inventory {
     }
 
     /// Slot of `mac`'s asset, creating it (evicting if needed). `None` for non-device MACs.
+    #[inline]
     fn asset_slot(&mut self, mac: Mac, ts: u64) -> Option<u16> {
         if !mac.is_device() {
             self.counters.observations_ignored += 1;
