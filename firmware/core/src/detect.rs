@@ -49,9 +49,22 @@ struct IpKey([u8; 16]);
 
 impl TableKey for IpKey {
     const EMPTY: Self = IpKey([0; 16]);
+    // Placement only (never results): the four words folded into one and mixed, instead of
+    // sixteen byte steps.
     fn hash(&self, h: &mut Hasher) {
-        h.write(&self.0);
+        let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3] = self.0;
+        let (a, b) = (u32::from_le_bytes([a0, a1, a2, a3]), u32::from_le_bytes([b0, b1, b2, b3]));
+        let (c, d) = (u32::from_le_bytes([c0, c1, c2, c3]), u32::from_le_bytes([d0, d1, d2, d3]));
+        h.write_u32(mix32(a ^ b.rotate_left(8) ^ c.rotate_left(16) ^ d.rotate_left(24)));
     }
+}
+
+/// A 32-bit mixer (every input bit reaches every output bit): table placement fed a word at
+/// a time stays as even as byte-wise FNV, whose multiply never carries high bits down.
+fn mix32(x: u32) -> u32 {
+    let x = (x ^ (x >> 16)).wrapping_mul(0x7feb_352d);
+    let x = (x ^ (x >> 15)).wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
 }
 
 #[derive(Clone, Debug)]
@@ -135,9 +148,11 @@ struct SeenKey {
 
 impl TableKey for SeenKey {
     const EMPTY: Self = SeenKey { mac: Mac([0; 6]), kind: 0 };
+    // Placement only: two words, mixed.
     fn hash(&self, h: &mut Hasher) {
-        h.write(&self.mac.0);
-        h.write(&[self.kind]);
+        let m = self.mac.0;
+        let (a, b) = (u32::from_le_bytes([m[0], m[1], m[2], m[3]]), u32::from_le_bytes([m[4], m[5], self.kind, 0]));
+        h.write_u32(mix32(a ^ mix32(b)));
     }
 }
 

@@ -91,11 +91,22 @@ struct BaseKey {
 
 impl TableKey for BaseKey {
     const EMPTY: Self = BaseKey { mac: [0; 6], kind: 0, transport: 0, port: 0, what: [0; 8] };
+    // Placement only (never results): four words, each mixed in, instead of 18 byte steps.
     fn hash(&self, h: &mut Hasher) {
-        h.write(&self.mac);
-        h.write_u32((self.kind as u32) << 24 | (self.transport as u32) << 16 | self.port as u32);
-        h.write(&self.what);
+        let (m, w) = (self.mac, self.what);
+        let mut x = mix32(u32::from_le_bytes([w[4], w[5], w[6], w[7]]));
+        x = mix32(x ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        x = mix32(x ^ u32::from_le_bytes([m[4], m[5], self.kind, self.transport]) ^ (self.port as u32) << 8);
+        h.write_u32(mix32(x ^ u32::from_le_bytes([m[0], m[1], m[2], m[3]])));
     }
+}
+
+/// A 32-bit mixer (every input bit reaches every output bit): placement fed a word at a
+/// time stays as even as byte-wise FNV, whose multiply never carries high bits down.
+fn mix32(x: u32) -> u32 {
+    let x = (x ^ (x >> 16)).wrapping_mul(0x7feb_352d);
+    let x = (x ^ (x >> 15)).wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
 }
 
 #[derive(Clone, Copy, Debug)]
