@@ -271,6 +271,30 @@ pub static WORD_LISTS: [&Words; 11] = [
     &BROTHER_HOSTNAME,
 ];
 
+/// Per word list, the pair bits ([`Pairs`]) of its keywords' first two bytes: a text that
+/// has none of them holds none of the list's keywords, so the list is skipped whole.
+static FIRST_PAIRS: [[u64; 8]; 11] = {
+    let mut out = [[0u64; 8]; 11];
+    let mut l = 0;
+    while l < WORD_LISTS.len() {
+        let words = WORD_LISTS[l].words;
+        let mut i = 0;
+        while i < words.len() {
+            let k = words[i].as_bytes();
+            if k.len() < 2 {
+                // A one-byte keyword has no pair: the list can never be skipped.
+                out[l] = [u64::MAX; 8];
+            } else {
+                let h = (k[0] as usize * 31 ^ k[1] as usize) & 511;
+                out[l][h >> 6] |= 1 << (h & 63);
+            }
+            i += 1;
+        }
+        l += 1;
+    }
+    out
+};
+
 /// Which word lists a string of `kind` matches, one bit per list id (0 for kinds no rule
 /// looks at, such as DNS queries and SNIs, which are many and change nothing).
 pub fn mask_for(kind: StrKind, text: &[u8]) -> u16 {
@@ -294,13 +318,14 @@ pub fn string_mask(text: &[u8]) -> u16 {
     let t = &buf[..n];
     let pairs = Pairs::of(t);
     let mut m = 0;
-    for w in WORD_LISTS {
+    for (w, firsts) in WORD_LISTS.iter().zip(&FIRST_PAIRS) {
         let hit = if w.prefix {
             w.words.iter().any(|p| t.starts_with(p.as_bytes()))
         } else {
-            w.words
-                .iter()
-                .any(|k| pairs.may_start(k.as_bytes()) && pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
+            pairs.0.iter().zip(firsts).any(|(a, b)| a & b != 0)
+                && w.words
+                    .iter()
+                    .any(|k| pairs.may_start(k.as_bytes()) && pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
         };
         if hit {
             m |= 1 << w.id;
