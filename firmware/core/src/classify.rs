@@ -285,7 +285,7 @@ static FIRST_PAIRS: [[u64; 8]; 11] = {
                 // A one-byte keyword has no pair: the list can never be skipped.
                 out[l] = [u64::MAX; 8];
             } else {
-                let h = (k[0] as usize * 31 ^ k[1] as usize) & 511;
+                let h = ((k[0] as usize * 31) ^ k[1] as usize) & 511;
                 out[l][h >> 6] |= 1 << (h & 63);
             }
             i += 1;
