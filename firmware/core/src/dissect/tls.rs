@@ -340,7 +340,7 @@ fn alpn_code(alpn: Option<&[u8]>) -> [u8; 2] {
     }
 }
 
-fn hex_digit(n: u8) -> u8 {
+const fn hex_digit(n: u8) -> u8 {
     match n & 0xf {
         d @ 0..=9 => b'0' + d,
         d => b'a' + (d - 10),
@@ -350,8 +350,20 @@ fn hex_digit(n: u8) -> u8 {
 /// Lowercase 4-digit hex.
 fn hex4(v: u16) -> [u8; 4] {
     let [a, b] = v.to_be_bytes();
-    [hex_digit(a >> 4), hex_digit(a), hex_digit(b >> 4), hex_digit(b)]
+    let [a, b] = [HEX2[usize::from(a)], HEX2[usize::from(b)]];
+    [a[0], a[1], b[0], b[1]]
 }
+
+/// Every byte as two lowercase hex digits.
+const HEX2: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [hex_digit((i >> 4) as u8), hex_digit(i as u8)];
+        i += 1;
+    }
+    t
+};
 
 /// First 12 hex digits of SHA-256 over `list` as comma-separated hex, then, when
 /// `sig_algs` is not empty, `_` and the non-GREASE signature algorithms in wire order.
@@ -363,10 +375,10 @@ fn hash12(list: &[u16], sig_algs: &[u8]) -> [u8; 12] {
     }
     fn comma_list(h: &mut Sha256, items: impl Iterator<Item = u16>) {
         for (i, v) in items.enumerate() {
-            if i > 0 {
-                h.update(b",");
-            }
-            h.update(hex4(v));
+            // One update per item: `,` and the digits together.
+            let [a, b, c, d] = hex4(v);
+            let item = [b',', a, b, c, d];
+            h.update(if i > 0 { &item[..] } else { &item[1..] });
         }
     }
     let mut h = Sha256::new();
@@ -680,6 +692,9 @@ mod tests {
     fn helpers() {
         assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a1a) && !is_grease(0x1301));
         assert_eq!(&hex4(0xc02b), b"c02b");
+        for v in 0..=u16::MAX {
+            assert_eq!(hex4(v), std::format!("{v:04x}").as_bytes(), "{v}");
+        }
         assert_eq!(two_digits(123), *b"99");
         assert_eq!(two_digits(7), *b"07");
         assert_eq!(alpn_code(None), *b"00");
