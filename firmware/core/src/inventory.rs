@@ -213,6 +213,17 @@ impl Edge {
     }
 }
 
+impl Edge {
+    /// One more frame of `len` bytes at `secs`.
+    #[inline]
+    fn count(&mut self, len: u16, secs: u32) {
+        self.frames = self.frames.saturating_add(1);
+        self.add_bytes(len as u64);
+        self.last = self.last.max(secs);
+        self.credit = 1;
+    }
+}
+
 impl TableValue for Edge {
     const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
 }
@@ -696,42 +707,24 @@ impl Inventory {
             ^ u32::from(outbound)) as usize
             % EDGE_CACHE;
         let hint = self.edge_cache.get(hint_ix).copied().unwrap_or(0);
-        let cached = match self.edges.slot(hint.wrapping_sub(1)) {
-            Some((k, _))
-                if hint != 0
-                    && k.asset == slot
-                    && k.agen == agen
-                    && k.port == port
-                    && k.transport == t
-                    && k.outbound == outbound
-                    && self.peers.is_live(k.peer, k.pgen)
-                    && self.peers.slot(k.peer).is_some_and(|(pk, _)| *pk == pkey) =>
-            {
-                Some((hint - 1, k.peer))
-            }
-            _ => None,
-        };
-        let s = match cached {
-            Some((s, p)) => {
-                // What `peer_slot` does for a known peer.
-                if let Some(pv) = self.peers.slot_mut(p) {
-                    pv.credit = 1;
+        if let Some((k, e)) = self.edges.entry_mut(hint.wrapping_sub(1)) {
+            if k.asset == slot && k.agen == agen && k.port == port && k.transport == t && k.outbound == outbound {
+                if let Some((pk, pv)) = self.peers.live_mut(k.peer, k.pgen) {
+                    if *pk == pkey {
+                        // What `peer_slot` does for a known peer.
+                        pv.credit = 1;
+                        e.count(len, secs);
+                        return;
+                    }
                 }
-                s
             }
-            None => {
-                let Some(s) = self.edge_slow(slot, pkey, peer, transport, port, outbound, secs) else { return };
-                if let Some(c) = self.edge_cache.get_mut(hint_ix) {
-                    *c = s + 1;
-                }
-                s
-            }
-        };
+        }
+        let Some(s) = self.edge_slow(slot, pkey, peer, transport, port, outbound, secs) else { return };
+        if let Some(c) = self.edge_cache.get_mut(hint_ix) {
+            *c = s + 1;
+        }
         if let Some(e) = self.edges.slot_mut(s) {
-            e.frames = e.frames.saturating_add(1);
-            e.add_bytes(len as u64);
-            e.last = e.last.max(secs);
-            e.credit = 1;
+            e.count(len, secs);
         }
     }
 

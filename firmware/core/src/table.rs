@@ -216,6 +216,25 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.vals.get_mut(slot as usize)
     }
 
+    /// Key and mutable value at `slot`, if occupied.
+    #[inline]
+    pub fn entry_mut(&mut self, slot: u16) -> Option<(&K, &mut V)> {
+        if !self.occupied(slot as usize) {
+            return None;
+        }
+        Some((self.keys.get(slot as usize)?, self.vals.get_mut(slot as usize)?))
+    }
+
+    /// [`Table::entry_mut`] of `(slot, generation)` if that still names a live entry.
+    #[inline]
+    pub fn live_mut(&mut self, slot: u16, generation: u8) -> Option<(&K, &mut V)> {
+        // Generations are odd while occupied, so an equal odd one is the live entry.
+        if generation & 1 == 0 || self.gens.get(slot as usize) != Some(&generation) {
+            return None;
+        }
+        Some((self.keys.get(slot as usize)?, self.vals.get_mut(slot as usize)?))
+    }
+
     /// Generation of `slot` (changes whenever the slot's entry is removed).
     pub fn generation(&self, slot: u16) -> u8 {
         self.gens.get(slot as usize).copied().unwrap_or(0)
