@@ -146,6 +146,18 @@ impl TableValue for StrVal {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PeerKey([u8; 16]);
 
+impl PeerKey {
+    /// The key's bytes ([`IpAddr::to_bytes16`]) as one big-endian word, built without the
+    /// byte array: compared against a stored key in one go.
+    #[inline]
+    fn word(ip: &IpAddr) -> u128 {
+        match ip {
+            IpAddr::V4(a) => 0xffff_0000_0000 | u128::from(u32::from_be_bytes(*a)),
+            IpAddr::V6(b) => u128::from_be_bytes(*b),
+        }
+    }
+}
+
 impl TableKey for PeerKey {
     const EMPTY: Self = PeerKey([0; 16]);
     #[inline]
@@ -696,21 +708,22 @@ impl Inventory {
     }
 
     #[allow(clippy::too_many_arguments, clippy::modulo_one)]
+    #[inline]
     fn edge(&mut self, slot: u16, peer: IpAddr, transport: Transport, port: u16, outbound: bool, len: u16, ts: u64) {
         let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
-        let pkey = PeerKey(peer.to_bytes16());
+        let pword = PeerKey::word(&peer);
         let agen = self.assets.generation(slot);
         let t = transport.to_u8();
         let hint_ix = (u32::from(slot).wrapping_mul(0x9e37)
             ^ u32::from(port).wrapping_mul(0x2f)
-            ^ u32::from(u16::from_le_bytes([pkey.0[14], pkey.0[15]]))
+            ^ (pword as u32 & 0xffff)
             ^ u32::from(outbound)) as usize
             % EDGE_CACHE;
         let hint = self.edge_cache.get(hint_ix).copied().unwrap_or(0);
         if let Some((k, e)) = self.edges.entry_mut(hint.wrapping_sub(1)) {
             if k.asset == slot && k.agen == agen && k.port == port && k.transport == t && k.outbound == outbound {
                 if let Some((pk, pv)) = self.peers.live_mut(k.peer, k.pgen) {
-                    if *pk == pkey {
+                    if u128::from_be_bytes(pk.0) == pword {
                         // What `peer_slot` does for a known peer.
                         pv.credit = 1;
                         e.count(len, secs);
@@ -719,7 +732,9 @@ impl Inventory {
                 }
             }
         }
-        let Some(s) = self.edge_slow(slot, pkey, peer, transport, port, outbound, secs) else { return };
+        let Some(s) = self.edge_slow(slot, PeerKey(pword.to_be_bytes()), peer, transport, port, outbound, secs) else {
+            return;
+        };
         if let Some(c) = self.edge_cache.get_mut(hint_ix) {
             *c = s + 1;
         }
@@ -1336,5 +1351,18 @@ mod tests {
         assert_eq!(edges.len(), 16, "2 peers x 2 ports x 2 transports x 2 directions");
         assert_eq!(edges, plain.edge_records().collect::<Vec<_>>());
         assert!(edges.iter().all(|e| e.frames == 4), "{edges:?}");
+    }
+
+    #[test]
+    fn peer_word_is_the_key_bytes() {
+        for ip in [
+            IpAddr::V4([10, 0, 0, 1]),
+            IpAddr::V4([255, 255, 255, 255]),
+            IpAddr::V4([0; 4]),
+            IpAddr::V6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            IpAddr::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4]),
+        ] {
+            assert_eq!(PeerKey::word(&ip).to_be_bytes(), ip.to_bytes16(), "{ip:?}");
+        }
     }
 }
