@@ -665,11 +665,17 @@ impl Detector {
     fn judge(&mut self, c: &mut Ctx<'_>, ts: u64, mac: Mac, peer: IpAddr, transport: Transport, port: u16) {
         self.counters.judged += 1;
         let class = class_of(c.inv, &mac);
+        // Only a medical device reaching a public address, or a locked baseline, can make an
+        // alert of it: otherwise (observing, learning) the verdict would go unused.
+        let medical_internet = class.is_medical() && peer.is_public();
+        if !medical_internet && !c.policy.locked() {
+            return;
+        }
         let name = self.name_of(&peer);
         let verdict =
             c.policy.decide(&Question { mac, class, what: Subject::External { peer, transport, port, name } });
         let shown: &[u8] = name.unwrap_or(b"(no name seen)");
-        if class.is_medical() && peer.is_public() && !matches!(verdict, Verdict::Policy(_)) {
+        if medical_internet && !matches!(verdict, Verdict::Policy(_)) {
             // A medical device on the internet is judged by the written policy alone: what it
             // did while learning is no excuse.
             let learned: &[u8] = if verdict == Verdict::Baseline { b"(seen while learning)" } else { b"" };
