@@ -182,6 +182,23 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(Name, usize)> {
 /// spares copying it out). Returns the offset just past the name where it was written; on
 /// an error `name` holds a part of it.
 pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize> {
+    decode(msg, start, name).map(|(end, _)| end)
+}
+
+/// Steps (labels, pointers, the final zero) a name read may take.
+const MAX_STEPS: usize = MAX_NAME / 2 + MAX_JUMPS + 1;
+
+/// Which name a buffer holds: the name at `at` of the message, as [`read_name_into`] reads
+/// it from there, and the pointers that took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    at: usize,
+    jumps: usize,
+}
+
+/// [`read_name_into`], also saying which name the buffer then holds. A name that starts
+/// with a pointer is the name the pointer leads to (one pointer less).
+fn decode(msg: &[u8], start: usize, name: &mut Name) -> Result<(usize, Held)> {
     name.clear();
     let mut pos = start;
     // A pointer must go strictly before the run of labels it ends: positions fall at every
@@ -190,8 +207,10 @@ pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize
     let mut after: Option<usize> = None;
     let mut wire = 0usize;
     let mut jumps = 0usize;
-    // Each pass reads a label (at least 2 wire octets of the 255 allowed) or follows a pointer.
-    for _ in 0..(MAX_NAME / 2 + MAX_JUMPS + 1) {
+    // The target of a pointer the name starts with.
+    let mut led_to = None;
+    // Each step reads a label (at least 2 wire octets of the 255 allowed) or follows a pointer.
+    for _ in 0..MAX_STEPS {
         let len = *msg.get(pos).ok_or(Error::Truncated)?;
         match len & 0xc0 {
             0x00 if len == 0 => {
@@ -199,7 +218,11 @@ pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize
                 if wire > MAX_NAME {
                     return Err(Error::Malformed);
                 }
-                return Ok(after.unwrap_or(pos.saturating_add(1)));
+                let held = match led_to {
+                    Some(at) => Held { at, jumps: jumps.saturating_sub(1) },
+                    None => Held { at: start, jumps },
+                };
+                return Ok((after.unwrap_or(pos.saturating_add(1)), held));
             }
             0x00 => {
                 let l = usize::from(len);
@@ -223,6 +246,9 @@ pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize
                 if target >= limit || jumps >= MAX_JUMPS {
                     return Err(Error::Malformed);
                 }
+                if pos == start {
+                    led_to = Some(target);
+                }
                 jumps += 1;
                 limit = target;
                 pos = target;
@@ -232,6 +258,43 @@ pub fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize
         }
     }
     Err(Error::Malformed)
+}
+
+/// The names of one message, decoded into one buffer that remembers which name it holds: a
+/// compression pointer to that name (how the answers of a response usually give their
+/// owner) is not decoded again.
+struct Names<'m> {
+    msg: &'m [u8],
+    name: Name,
+    held: Option<Held>,
+    /// Counts the names decoded: what was derived from the name stays valid while it holds.
+    generation: u32,
+}
+
+impl<'m> Names<'m> {
+    fn new(msg: &'m [u8]) -> Self {
+        Names { msg, name: Name::new(), held: None, generation: 0 }
+    }
+
+    /// Reads the name at `pos` into the buffer as [`read_name_into`] does; returns the offset
+    /// just past it.
+    fn read(&mut self, pos: usize) -> Result<usize> {
+        if let (Some(h), Some(end)) = (self.held, pos.checked_add(2)) {
+            if let Some(&[hi, lo]) = self.msg.get(pos..end) {
+                let target = usize::from(hi & 0x3f) << 8 | usize::from(lo);
+                // A pointer back to the held name: read from here it takes one more pointer
+                // and one more step, so it is the same name if the pointers stay within their
+                // bound (the steps then do: at most 127 labels, 32 pointers and the zero).
+                if hi & 0xc0 == 0xc0 && target == h.at && target < pos && h.jumps < MAX_JUMPS {
+                    return Ok(end);
+                }
+            }
+        }
+        self.generation = self.generation.wrapping_add(1);
+        let r = decode(self.msg, pos, &mut self.name);
+        self.held = r.as_ref().ok().map(|&(_, h)| h);
+        r.map(|(end, _)| end)
+    }
 }
 
 /// One resource record, its owner decoded, its data borrowed.
@@ -377,13 +440,45 @@ fn reverse_addr(name: &Name) -> Option<IpAddr> {
 
 /// FNV-1a over a few parts, ASCII case folded (names compare case-insensitively).
 fn hash(tag: u8, parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
-    for p in parts {
+    parts.iter().fold(Fnv::new(tag), |h, p| h.part(p)).0
+}
+
+/// The state of [`hash`] after some of its parts (the owner's part is shared by its records).
+#[derive(Clone, Copy, Debug)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(tag: u8) -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325 ^ u64::from(tag))
+    }
+    /// Adds a part: its bytes, case folded, and a 0xff after them.
+    fn part(self, p: &[u8]) -> Self {
+        let mut h = self.0;
         for &b in p.iter().chain(&[0xffu8]) {
             h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
         }
+        Fnv(h)
     }
-    h
+}
+
+/// What [`address`] hashes of the owner name, kept while the same name is the owner.
+#[derive(Default)]
+struct OwnerHashes {
+    /// The [`Names::generation`] they belong to.
+    generation: u32,
+    /// [`hash`] tag 1 after the owner part.
+    addr: Option<Fnv>,
+    /// [`hash`] tag 5 of the name the owner gives its sender.
+    name: Option<u64>,
+}
+
+impl OwnerHashes {
+    /// Forgets them when the owner name changed.
+    fn follow(&mut self, generation: u32) {
+        if self.generation != generation {
+            *self = OwnerHashes { generation, addr: None, name: None };
+        }
+    }
 }
 
 /// Remembers what a message already said (bounded; when full, repeats are let through).
@@ -432,10 +527,11 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut pos = field::HEADER_LEN;
     let questions = usize::from(h.qdcount);
     // One name buffer for the whole message, decoded into in place.
-    let mut name = Name::new();
+    let mut names = Names::new(payload);
     for _ in 0..questions.min(MAX_QUESTIONS) {
-        let (qtype, next) = read_question_into(payload, pos, &mut name)?;
+        let (qtype, next) = question_data(payload, names.read(pos)?)?;
         pos = next;
+        let name = &names.name;
         // A lone question is new by itself (nothing is remembered after a query's questions):
         // only a message with more of them hashes it.
         if !h.is_response()
@@ -448,28 +544,27 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     if !h.is_response() || questions > MAX_QUESTIONS {
         return Ok(());
     }
-    answers(ctx, payload, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, &mut name, sink)
+    answers(ctx, &mut names, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, sink)
 }
 
-/// Reads `count` records from `pos` of a response and emits what they say; `name` is a
-/// buffer for their owner names.
-#[allow(clippy::too_many_arguments)]
+/// Reads `count` records from `pos` of a response and emits what they say.
 fn answers<S: Sink + ?Sized>(
     ctx: &FrameCtx,
-    msg: &[u8],
+    names: &mut Names<'_>,
     mut pos: usize,
     count: usize,
     flavor: Flavor,
     seen: &mut Seen,
-    name: &mut Name,
     sink: &mut S,
 ) -> Result<()> {
+    let msg = names.msg;
     let mut srv_owners: heapless::Vec<u64, SD_PTRS> = heapless::Vec::new();
     let mut sd_ptrs: heapless::Vec<usize, SD_PTRS> = heapless::Vec::new();
     let mut target = Name::new();
+    let mut owner_hashes = OwnerHashes::default();
     let mut result = Ok(());
     for _ in 0..count {
-        let (r, next) = match read_record_into(msg, pos, name) {
+        let (r, next) = match names.read(pos).and_then(|p| record_data(msg, p)) {
             Ok(x) => x,
             Err(e) => {
                 result = Err(e);
@@ -481,13 +576,17 @@ fn answers<S: Sink + ?Sized>(
         if r.class & rr::CLASS_MASK != rr::CLASS_IN {
             continue;
         }
+        let name = &names.name;
         let owner = name.as_bytes();
+        owner_hashes.follow(names.generation);
         match (r.rtype, r.rdata) {
-            (rr::A, &[a, b, c, d]) => address(ctx, owner, IpAddr::V4([a, b, c, d]), flavor, seen, sink),
+            (rr::A, &[a, b, c, d]) => {
+                address(ctx, owner, IpAddr::V4([a, b, c, d]), flavor, seen, &mut owner_hashes, sink)
+            }
             (rr::AAAA, data) if data.len() == 16 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(data);
-                address(ctx, owner, IpAddr::V6(a), flavor, seen, sink)
+                address(ctx, owner, IpAddr::V6(a), flavor, seen, &mut owner_hashes, sink)
             }
             (rr::PTR, _) => {
                 if let Some(addr) = reverse_addr(name) {
@@ -520,11 +619,11 @@ fn answers<S: Sink + ?Sized>(
         }
     }
     for &at in &sd_ptrs {
-        let Ok((r, _)) = read_record_into(msg, at, name) else { continue };
+        let Ok((r, _)) = names.read(at).and_then(|p| record_data(msg, p)) else { continue };
         if read_name_into(msg, r.rdata_at, &mut target).is_err() {
             continue;
         }
-        let service = name.as_bytes();
+        let service = names.name.as_bytes();
         let instance = target.first_label();
         // The target must be `<instance>.<this service>`.
         if instance.is_empty() || !target.rest().eq_ignore_ascii_case(service) {
@@ -541,19 +640,22 @@ fn answers<S: Sink + ?Sized>(
 }
 
 /// An A/AAAA answer: `DnsAddr`, and for mDNS / LLMNR the responder's own name.
+#[allow(clippy::too_many_arguments)]
 fn address<S: Sink + ?Sized>(
     ctx: &FrameCtx,
     owner: &[u8],
     addr: IpAddr,
     flavor: Flavor,
     seen: &mut Seen,
+    hashes: &mut OwnerHashes,
     sink: &mut S,
 ) {
     if owner.is_empty() {
         return;
     }
     let multicast = flavor != Flavor::Dns;
-    if seen.first(hash(1, &[owner, &addr.to_bytes16()])) {
+    let prefix = *hashes.addr.get_or_insert_with(|| Fnv::new(1).part(owner));
+    if seen.first(prefix.part(&addr.to_bytes16()).0) {
         sink.fact(ctx, &Fact::DnsAddr { name: owner, addr, multicast });
     }
     let (name, source) = match flavor {
@@ -564,7 +666,7 @@ fn address<S: Sink + ?Sized>(
         },
         Flavor::Llmnr => (owner, NameSource::Llmnr),
     };
-    if seen.first(hash(5, &[name])) {
+    if seen.first(*hashes.name.get_or_insert_with(|| hash(5, &[name]))) {
         sink.fact(ctx, &Fact::Name { mac: ctx.src_mac, name, source });
     }
 }
@@ -933,6 +1035,57 @@ mod tests {
         assert!(!is_service_type(b"_services._dns-sd._udp.local"));
         assert!(!is_service_type(b"_printer._sub._http._tcp.local"));
         assert!(!is_service_type(b"_tcp.local"));
+    }
+
+    /// After any name, a read through [`Names`] gives what a fresh read gives (the pointer
+    /// shortcut included), at every position of messages built to sit on the bounds.
+    #[test]
+    fn names_shortcut_reads_as_a_fresh_read() {
+        let mut msgs = Vec::new();
+        // A chain of 40 pointers to `a`, then for k = 30..33 a label and a pointer to the
+        // k-th pointer of the chain (k + 1 jumps), and a pointer to that name (k + 2).
+        let mut m = Vec::new();
+        name(&mut m, "a");
+        let mut chain = std::vec![0u16];
+        for _ in 0..40 {
+            let at = m.len() as u16;
+            m.extend_from_slice(&(0xc000 | chain[chain.len() - 1]).to_be_bytes());
+            chain.push(at);
+        }
+        for target in &chain[30..34] {
+            let at = m.len() as u16;
+            m.extend_from_slice(&[1, b'x']);
+            m.extend_from_slice(&(0xc000 | target).to_be_bytes());
+            m.extend_from_slice(&(0xc000 | at).to_be_bytes());
+        }
+        msgs.push(m);
+        // A pointer forward to a name, one to itself, a name of 127 labels pointed to.
+        msgs.push(std::vec![0xc0, 4, 0xc0, 2, 1, b'a', 0, 0xc0, 4, 0xc0, 0]);
+        let mut m = Vec::new();
+        for _ in 0..127 {
+            m.extend_from_slice(&[1, b'a']);
+        }
+        m.extend_from_slice(&[0, 0xc0, 0, 0xc0, 2, 0xc0, 0xfe, 0xc1, 0x00]);
+        msgs.push(m);
+        for m in &msgs {
+            // In the long name, the names held are those at its start and after it.
+            let firsts: Vec<usize> =
+                if m.len() > 200 { (0..2).chain(250..m.len()).collect() } else { (0..m.len()).collect() };
+            for &first in &firsts {
+                for second in 0..m.len() {
+                    let mut names = Names::new(m);
+                    let _ = names.read(first);
+                    let mut fresh = Name::new();
+                    let want = read_name_into(m, second, &mut fresh);
+                    let got = names.read(second);
+                    assert_eq!(got, want, "{first} then {second}");
+                    if got.is_ok() {
+                        assert_eq!(names.name.as_bytes(), fresh.as_bytes(), "{first} then {second}");
+                        assert_eq!(names.name.labels(), fresh.labels());
+                    }
+                }
+            }
+        }
     }
 
     #[test]
