@@ -370,13 +370,15 @@ impl Asset {
 
     /// The best single name for tables: DHCP, then mDNS, NetBIOS, LLDP/CDP, SNMP, others.
     pub fn display_name(&self) -> Option<&str> {
-        const ORDER: [&str; 9] = ["dhcp", "dhcp_fqdn", "mdns", "netbios", "lldp", "cdp", "snmp", "dns_ptr", "llmnr"];
-        ORDER
-            .iter()
-            .find_map(|src| self.names.iter().find(|n| n.source == *src))
-            .or_else(|| self.names.first())
-            .map(|n| n.value.as_str())
+        best_name(self.names.iter().map(|n| n.source)).and_then(|i| self.names.get(i)).map(|n| n.value.as_str())
     }
+}
+
+/// Which of names with these sources (in order) is the display name: the first DHCP one, then
+/// mDNS, NetBIOS, LLDP/CDP, SNMP, others; `None` if there are none.
+pub(crate) fn best_name<'a>(sources: impl Iterator<Item = &'a str> + Clone) -> Option<usize> {
+    const ORDER: [&str; 9] = ["dhcp", "dhcp_fqdn", "mdns", "netbios", "lldp", "cdp", "snmp", "dns_ptr", "llmnr"];
+    ORDER.iter().find_map(|src| sources.clone().position(|s| s == *src)).or_else(|| (sources.count() > 0).then_some(0))
 }
 
 impl Edge {

@@ -21,6 +21,8 @@ pub enum Value {
     Blob(Option<Vec<u8>>),
     /// Text shared by many rows (a tap's id and ward): cloning it allocates nothing.
     Shared(Arc<str>),
+    /// Text known at compile time (a class or transport name): allocates nothing.
+    Static(&'static str),
 }
 
 impl Value {
@@ -44,6 +46,7 @@ impl Value {
             Value::Blob(Some(b)) => b,
             Value::Text(Some(s)) => s.as_bytes(),
             Value::Shared(s) => s.as_bytes(),
+            Value::Static(s) => s.as_bytes(),
             _ => &[],
         }
     }
@@ -53,6 +56,7 @@ impl Value {
             Value::Text(Some(s)) => s.clone(),
             Value::Int(Some(v)) => v.to_string(),
             Value::Shared(s) => s.to_string(),
+            Value::Static(s) => (*s).to_owned(),
             _ => String::new(),
         }
     }
@@ -63,6 +67,7 @@ impl Value {
             Value::Int(v) => v.map(|v| v.to_string()),
             Value::Blob(b) => b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
             Value::Shared(s) => Some(s.to_string()),
+            Value::Static(s) => Some((*s).to_owned()),
         }
     }
 }
@@ -220,6 +225,7 @@ impl postgres::types::ToSql for PgParam<'_> {
             },
             Value::Text(Some(s)) => s.to_sql(ty, out),
             Value::Shared(s) => (&**s).to_sql(ty, out),
+            Value::Static(s) => s.to_sql(ty, out),
         }
     }
     fn accepts(_: &postgres::types::Type) -> bool {
@@ -236,6 +242,7 @@ impl rusqlite::ToSql for Value {
             Value::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Blob(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
             Value::Shared(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Static(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Int(None) | Value::Text(None) | Value::Blob(None) => ToSqlOutput::Borrowed(ValueRef::Null),
         })
     }

@@ -23,13 +23,13 @@
 
 use super::backend::{params, Conn, Value};
 use super::{DbError, Summary};
-use crate::model::Asset;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap as StdMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::Arc;
-use wardtap_proto::{AssetRecord, DeviceClass, Mac};
+use wardtap_proto::{AssetRecord, DeviceClass, IpAddr, Mac, StrKind};
 
 /// What one merge did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -351,6 +351,106 @@ fn fingerprints(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<St
     Ok(out)
 }
 
+/// What the merge needs of a record: the same vendor, class, addresses, names and software as
+/// its document view (`model::Asset::from_record`), without building the rest of it.
+struct View<'a> {
+    vendor: Option<&'static str>,
+    class: &'static str,
+    ips: Vec<String>,
+    /// Names, then software strings: value and source, in the record's order.
+    names: Vec<(Cow<'a, str>, &'static str)>,
+    software: Vec<(Cow<'a, str>, &'static str)>,
+}
+
+impl<'a> View<'a> {
+    fn of(r: &'a AssetRecord) -> View<'a> {
+        let mut v = View {
+            vendor: crate::oui::vendor(r.mac.0),
+            class: r.class.name(),
+            ips: r
+                .ipv4
+                .iter()
+                .map(|a| IpAddr::V4(*a))
+                .chain(r.ipv6.iter().map(|a| IpAddr::V6(*a)))
+                .map(ip_text)
+                .collect(),
+            names: Vec::new(),
+            software: Vec::new(),
+        };
+        for s in &r.strings {
+            match s.kind {
+                StrKind::Name(src) => v.names.push((String::from_utf8_lossy(&s.text), src.name())),
+                StrKind::Software(src) => v.software.push((String::from_utf8_lossy(&s.text), src.name())),
+                _ => {}
+            }
+        }
+        v
+    }
+
+    /// `Asset::display_name`.
+    fn display_name(&self) -> Option<String> {
+        crate::model::best_name(self.names.iter().map(|n| n.1))
+            .and_then(|i| self.names.get(i))
+            .map(|n| n.0.clone().into_owned())
+    }
+
+    /// The `software` column: `value (source)` joined by `; `.
+    fn software_text(&self) -> String {
+        let mut out = String::with_capacity(self.software.iter().map(|s| s.0.len() + s.1.len() + 5).sum());
+        for (i, (value, source)) in self.software.iter().enumerate() {
+            if i > 0 {
+                out.push_str("; ");
+            }
+            out.push_str(value);
+            out.push_str(" (");
+            out.push_str(source);
+            out.push(')');
+        }
+        out
+    }
+}
+
+/// An address as text (what `Display` prints), without the formatting machinery for IPv4.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut out = String::with_capacity(15);
+            for (i, b) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(&mut out, *b);
+            }
+            out
+        }
+        v6 => v6.to_string(),
+    }
+}
+
+fn push_decimal(out: &mut String, b: u8) {
+    if b >= 100 {
+        out.push(char::from(b'0' + b / 100));
+    }
+    if b >= 10 {
+        out.push(char::from(b'0' + b / 10 % 10));
+    }
+    out.push(char::from(b'0' + b % 10));
+}
+
+/// A MAC as text, `aa:bb:cc:dd:ee:ff` (what `Display` prints).
+pub(crate) fn mac_text(m: &Mac) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(17);
+    for (i, b) in m.0.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// One asset of the summary, prepared.
 struct Prepared<'a> {
     rec: &'a AssetRecord,
@@ -374,7 +474,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     let mut assets = Vec::with_capacity(s.assets.len());
     for r in s.assets.iter().filter(|r| seen.insert(r.mac)) {
         let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
-        assets.push(Prepared { rec: r, mac: r.mac.to_string(), fingerprint: fnv1a(&blob), blob });
+        assets.push(Prepared { rec: r, mac: mac_text(&r.mac), fingerprint: fnv1a(&blob), blob });
     }
     // First only ids and fingerprints (a repeated pull changes few assets), then the full
     // current view of the known assets whose record changed.
@@ -403,11 +503,10 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         }
         let old = cur.get(&p.mac);
         let (first, last) = (us(r.first_seen), us(r.last_seen));
-        let a = Asset::from_record(r);
+        let a = View::of(r);
         let ips_now = a.ips.join(" ");
-        let software_now =
-            a.software.iter().map(|s| format!("{} ({})", s.value, s.source)).collect::<Vec<_>>().join("; ");
-        let name_now = a.display_name().map(str::to_owned);
+        let software_now = a.software_text();
+        let name_now = a.display_name();
         // When values new in this summary were first seen: for a known asset, no earlier than
         // the last time the database saw it (they were not there then, or the tap had not kept
         // them); for an older summary, its own first-seen.
@@ -423,8 +522,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
             fresh.push(("class", a.class, "classifier"));
         }
         fresh.extend(a.ips.iter().map(|ip| ("ip", ip.as_str(), "")));
-        fresh.extend(a.names.iter().map(|n| ("name", n.value.as_str(), n.source)));
-        fresh.extend(a.software.iter().map(|sw| ("software", sw.value.as_str(), sw.source)));
+        fresh.extend(a.names.iter().map(|n| ("name", &*n.0, n.1)));
+        fresh.extend(a.software.iter().map(|sw| ("software", &*sw.0, sw.1)));
         // Sorted by kind and value; of duplicates, the first one seen is kept.
         fresh.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
         fresh.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
@@ -447,8 +546,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
                 let h: Vec<_> = fresh.iter().map(|(k, v, src)| (k, v, src, vf, last, s.tap.as_str())).collect();
                 new_assets.extend([
                     p.mac.as_str().into(),
-                    a.vendor.clone().into(),
-                    a.class.into(),
+                    a.vendor.map_or(Value::Text(None), Value::Static),
+                    Value::Static(a.class),
                     name_now.into(),
                     ips_now.into(),
                     software_now.into(),
@@ -538,6 +637,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     // Edges of assets whose record did not change are unchanged too (no traffic, no time).
     let mut edges = Vec::with_capacity(s.edges.len() * EDGES.width);
     let mut edge_keys = set(s.edges.len());
+    // Peer addresses as text, once each (a ward's devices talk to few servers).
+    let mut peers: HashMap<IpAddr, Arc<str>> = map(64);
     for e in s.edges.iter().filter(|e| !unchanged.contains(&e.asset)) {
         let id = match ids.get(&e.asset) {
             Some(id) => *id,
@@ -561,10 +662,10 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         edges.extend([
             id.into(),
             (&tap).into(),
-            e.peer.to_string().into(),
-            e.transport.name().into(),
+            Value::Shared(Arc::clone(peers.entry(e.peer).or_insert_with(|| ip_text(e.peer).into()))),
+            Value::Static(e.transport.name()),
             e.port.into(),
-            e.direction.name().into(),
+            Value::Static(e.direction.name()),
             e.external.into(),
             e.frames.into(),
             e.bytes.into(),
@@ -641,7 +742,7 @@ fn update_current(
     s: &Summary,
     cur: &Current,
     r: &AssetRecord,
-    a: &Asset,
+    a: &View<'_>,
     name_now: Option<String>,
     ips_now: String,
     software_now: String,
@@ -674,7 +775,7 @@ fn update_current(
         st.changed_assets += 1;
     }
     let mut p: Vec<Value> = vec![
-        a.vendor.clone().into(),
+        a.vendor.map_or(Value::Text(None), Value::Static),
         class.into(),
         name.into(),
         ips.into(),
@@ -712,5 +813,46 @@ mod tests {
         }
         assert_eq!(parse_mac("00:1b:17:00:01:11"), Some(Mac([0, 0x1b, 0x17, 0, 1, 0x11])));
         assert_eq!(parse_mac("00:1b"), None);
+    }
+
+    /// The merge's view of a record gives the same values as the document's.
+    #[test]
+    fn view_matches_the_document() {
+        use wardtap_proto::{text_from, NameSource, SoftwareSource, StrRecord};
+        let mut records: Vec<AssetRecord> =
+            (0..12).map(|n| super::super::synthetic::asset(3, n, n.into(), 0)).collect();
+        let mut r = records[0].clone();
+        r.mac = Mac([0x00, 0x1b, 0x17, 0xab, 0xcd, 0xef]);
+        r.strings.clear();
+        for (kind, text) in [
+            (StrKind::DnsQuery, &b"x.example"[..]),
+            (StrKind::Name(NameSource::Mdns), b"mon-7.local"),
+            (StrKind::Software(SoftwareSource::HttpServer), b"nginx"),
+            (StrKind::Name(NameSource::Netbios), b"MON\xff7"),
+            (StrKind::Software(SoftwareSource::SshBanner), b"SSH-2.0-\"x\""),
+        ] {
+            let _ = r.strings.push(StrRecord { kind, text: text_from(text).0 });
+        }
+        let _ = r.ipv4.push([192, 168, 100, 9]);
+        let _ = r.ipv6.push([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        records.push(r.clone());
+        r.strings.clear();
+        r.ipv4.clear();
+        records.push(r);
+        for r in &records {
+            let (v, a) = (View::of(r), crate::model::Asset::from_record(r));
+            assert_eq!(v.vendor, a.vendor.as_deref());
+            assert_eq!(v.class, a.class);
+            assert_eq!(v.ips, a.ips);
+            assert_eq!(v.display_name().as_deref(), a.display_name());
+            let names: Vec<_> = v.names.iter().map(|n| (n.0.to_string(), n.1)).collect();
+            assert_eq!(names, a.names.iter().map(|n| (n.value.clone(), n.source)).collect::<Vec<_>>());
+            let sw: Vec<_> = a.software.iter().map(|s| format!("{} ({})", s.value, s.source)).collect();
+            assert_eq!(v.software_text(), sw.join("; "));
+            assert_eq!(mac_text(&r.mac), r.mac.to_string());
+        }
+        for b in 0..=255u8 {
+            assert_eq!(ip_text(IpAddr::V4([b, 0, 255 - b, b / 3])), IpAddr::V4([b, 0, 255 - b, b / 3]).to_string());
+        }
     }
 }
