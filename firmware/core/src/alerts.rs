@@ -1,6 +1,8 @@
 //! The alert ring: sequence-numbered records, read "since N", acknowledged explicitly.
 //!
-//! Rules: sequence numbers start at 1 and only grow. A repeat of the same (kind, device,
+//! Rules: sequence numbers start at 1 (or after the floor given to
+//! [`AlertRing::resume_after`]: a tap restored after a power cut continues above every number
+//! it may have given before the cut) and only grow. A repeat of the same (kind, device,
 //! peer, port) within the repeat window folds into the existing record (its count and last
 //! time grow) instead of taking a new slot. When the ring is full the oldest record goes;
 //! if it was not yet acknowledged the loss is counted, and a reader sees the gap in
@@ -215,6 +217,19 @@ impl AlertRing {
         self.last_seq.wrapping_add(1).max(1)
     }
 
+    /// The last sequence number given, or resumed after (0: none yet).
+    pub fn last_seq(&self) -> u32 {
+        self.last_seq
+    }
+
+    /// Continues numbering after `seq`: the next new record gets `seq + 1`. For a ring restored
+    /// after a power cut, with the floor the tap saved (above every number it gave before).
+    /// Never goes back: a `seq` at or below the last number given changes nothing. Records
+    /// held keep their numbers, acknowledged or not.
+    pub fn resume_after(&mut self, seq: u32) {
+        self.last_seq = self.last_seq.max(seq);
+    }
+
     /// Records held.
     pub fn len(&self) -> usize {
         self.ring.len()
@@ -319,5 +334,38 @@ mod tests {
         // Sequence numbers stay increasing; the gap shows what was lost.
         let seqs: Vec<u32> = r.since(0).map(|a| a.seq).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_resumed_ring_numbers_after_the_floor_and_never_goes_back() {
+        let mut r = with_repeat(300);
+        assert_eq!((r.last_seq(), r.next_seq()), (0, 1));
+        r.resume_after(0);
+        assert_eq!(r.next_seq(), 1, "floor 0 (nothing saved): as a new ring");
+        r.resume_after(8192);
+        assert_eq!((r.last_seq(), r.next_seq()), (8192, 8193));
+        assert_eq!(raise(&mut r, 0, 1, 443), 8193);
+        assert_eq!(raise(&mut r, 1, 2, 443), 8194);
+        // A lower floor (or the same one again) changes nothing.
+        for floor in [0, 5, 8193, 8194] {
+            r.resume_after(floor);
+            assert_eq!(r.next_seq(), 8195, "floor {floor}");
+        }
+        // Repeats still fold into their record; since and acknowledge work on the new numbers.
+        assert_eq!(raise(&mut r, 2, 1, 443), 8193);
+        assert_eq!(raise(&mut r, 3, 3, 443), 8195);
+        assert_eq!(r.since(0).map(|a| a.seq).collect::<Vec<_>>(), [8193, 8194, 8195]);
+        assert_eq!(r.since(8193).map(|a| a.seq).collect::<Vec<_>>(), [8194, 8195]);
+        assert_eq!(r.since(8195).count(), 0);
+        assert_eq!(r.acknowledge(8194), 2);
+        assert_eq!(r.acknowledge(8194), 0);
+        assert!(r.since(0).all(|a| a.acknowledged == (a.seq <= 8194)));
+        // A floor above records already held: they keep their numbers, new ones go above it.
+        r.resume_after(20_000);
+        assert_eq!(r.since(0).map(|a| a.seq).collect::<Vec<_>>(), [8193, 8194, 8195]);
+        assert_eq!(raise(&mut r, 4, 4, 443), 20_001);
+        assert_eq!(r.since(8195).map(|a| a.seq).collect::<Vec<_>>(), [20_001]);
+        assert_eq!(r.acknowledge(20_000), 1, "8195");
+        assert_eq!(r.counters.raised, 4);
     }
 }
