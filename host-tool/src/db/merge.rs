@@ -293,23 +293,84 @@ fn merge_history(h: &mut Vec<Seen>, fresh: &[Fresh<'_>], first: i64, last: i64, 
     changed
 }
 
+/// What the database's schema version means for the merge.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Layout {
+    /// Before version 3: the value history is one `asset_values` row per value.
+    pub legacy_values: bool,
+    /// Since version 4: an asset's id is its MAC ([`mac_id`]); before, a generated id found
+    /// through the MAC's text.
+    pub mac_ids: bool,
+}
+
+impl Layout {
+    /// The layout of schema `version`.
+    pub(super) fn of(version: i64) -> Layout {
+        Layout { legacy_values: version < 3, mac_ids: version >= 4 }
+    }
+
+    /// The column of `assets a` looked up by MAC.
+    fn column(&self) -> &'static str {
+        if self.mac_ids {
+            "a.id"
+        } else {
+            "a.mac"
+        }
+    }
+
+    /// A MAC's value in that column.
+    fn key(&self, m: &Mac) -> Value {
+        if self.mac_ids {
+            mac_id(m).into()
+        } else {
+            mac_text(m).into()
+        }
+    }
+
+    /// The MAC of an asset row from its id and MAC text.
+    fn mac_of(&self, id: &Value, text: &Value) -> Result<Mac, DbError> {
+        if self.mac_ids {
+            mac_of_id(id.int()).ok_or_else(|| DbError::Damaged(format!("asset id {}", id.int())))
+        } else {
+            parse_mac(&text.text()).ok_or_else(|| DbError::Damaged(format!("asset MAC {}", text.text())))
+        }
+    }
+
+    /// A number per layout, for the SQL text cache.
+    fn tag(&self) -> usize {
+        usize::from(self.legacy_values) + 2 * usize::from(self.mac_ids)
+    }
+}
+
+/// A MAC as the asset id (schema version 4): its six bytes as a big-endian integer.
+pub(crate) fn mac_id(m: &Mac) -> i64 {
+    m.0.iter().fold(0i64, |acc, b| (acc << 8) | i64::from(*b))
+}
+
+/// The MAC of an asset id, if it is one.
+fn mac_of_id(id: i64) -> Option<Mac> {
+    let b = u64::try_from(id).ok().filter(|v| *v < 1 << 48)?.to_be_bytes();
+    Some(Mac([b[2], b[3], b[4], b[5], b[6], b[7]]))
+}
+
 /// Reads the current state of known assets, by MAC.
-fn current(c: &mut Conn, macs: &[String], legacy: bool) -> Result<HashMap<String, Current>, DbError> {
-    let history = if legacy { "'[]'" } else { "a.value_history" };
+fn current(c: &mut Conn, macs: &[Mac], layout: Layout) -> Result<HashMap<Mac, Current>, DbError> {
+    let history = if layout.legacy_values { "'[]'" } else { "a.value_history" };
     let mut out = map(macs.len());
     let mut at = 0;
     for len in chunks(macs.len()) {
-        let sql = sql((usize::from(legacy), len), || {
+        let column = layout.column();
+        let sql = sql((layout.tag(), len), || {
             format!(
                 "SELECT a.id, a.mac, a.class, a.name, a.ips, a.software, a.first_seen, a.last_seen, {history} \
-                 FROM assets a WHERE a.mac IN ({})",
+                 FROM assets a WHERE {column} IN ({})",
                 vec!["?"; len].join(", ")
             )
         });
-        let p: Vec<Value> = macs[at..at + len].iter().map(Value::from).collect();
+        let p: Vec<Value> = macs[at..at + len].iter().map(|m| layout.key(m)).collect();
         for r in c.query(&sql, &p)? {
             out.insert(
-                r[1].text(),
+                layout.mac_of(&r[0], &r[1])?,
                 Current {
                     id: r[0].int(),
                     class: r[2].text(),
@@ -329,22 +390,28 @@ fn current(c: &mut Conn, macs: &[String], legacy: bool) -> Result<HashMap<String
 
 /// The id of each known asset among `macs`, and the fingerprint of its sighting by this tap
 /// and ward (if any), by MAC.
-fn fingerprints(c: &mut Conn, s: &Summary, macs: &[String]) -> Result<HashMap<String, (i64, Option<i64>)>, DbError> {
+fn fingerprints(
+    c: &mut Conn,
+    s: &Summary,
+    macs: &[Mac],
+    layout: Layout,
+) -> Result<HashMap<Mac, (i64, Option<i64>)>, DbError> {
     let mut out = map(macs.len());
     let mut at = 0;
+    let (column, text) = (layout.column(), if layout.mac_ids { "NULL" } else { "a.mac" });
     for len in chunks(macs.len()) {
-        let sql = sql((4, len), || {
+        let sql = sql((4 + layout.tag(), len), || {
             format!(
-                "SELECT a.id, a.mac, s.fingerprint FROM assets a LEFT JOIN sightings s \
-                 ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE a.mac IN ({})",
+                "SELECT a.id, {text}, s.fingerprint FROM assets a LEFT JOIN sightings s \
+                 ON s.asset = a.id AND s.tap = ? AND s.ward = ? WHERE {column} IN ({})",
                 vec!["?"; len].join(", ")
             )
         });
         let mut p: Vec<Value> = Vec::with_capacity(len + 2);
         p.extend([s.tap.as_str().into(), s.ward.as_str().into()]);
-        p.extend(macs[at..at + len].iter().map(Value::from));
+        p.extend(macs[at..at + len].iter().map(|m| layout.key(m)));
         for r in c.query(&sql, &p)? {
-            out.insert(r[1].text(), (r[0].int(), r[2].opt_int()));
+            out.insert(layout.mac_of(&r[0], &r[1])?, (r[0].int(), r[2].opt_int()));
         }
         at += len;
     }
@@ -454,13 +521,13 @@ pub(crate) fn mac_text(m: &Mac) -> String {
 /// One asset of the summary, prepared.
 struct Prepared<'a> {
     rec: &'a AssetRecord,
-    mac: String,
     blob: Vec<u8>,
     fingerprint: i64,
 }
 
-/// Merges `s`; `legacy` for a database before schema version 3 (value history as rows).
-pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStats, DbError> {
+/// Merges `s` into a database of schema `layout`.
+pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeStats, DbError> {
+    let legacy = layout.legacy_values;
     let mut st = MergeStats::default();
     let counters = serde_json::to_string(&crate::model::counters_map(&s.counters, None))
         .map_err(|e| DbError::Damaged(e.to_string()))?;
@@ -474,18 +541,20 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     let mut assets = Vec::with_capacity(s.assets.len());
     for r in s.assets.iter().filter(|r| seen.insert(r.mac)) {
         let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
-        assets.push(Prepared { rec: r, mac: mac_text(&r.mac), fingerprint: fnv1a(&blob), blob });
+        assets.push(Prepared { rec: r, fingerprint: fnv1a(&blob), blob });
     }
+    // In MAC order: since version 4 that is the order of the ids, so new rows go in key order.
+    assets.sort_unstable_by_key(|a| a.rec.mac.0);
     // First only ids and fingerprints (a repeated pull changes few assets), then the full
     // current view of the known assets whose record changed.
-    let macs: Vec<String> = assets.iter().map(|a| a.mac.clone()).collect();
-    let known = fingerprints(c, s, &macs)?;
-    let stale: Vec<String> = assets
+    let macs: Vec<Mac> = assets.iter().map(|a| a.rec.mac).collect();
+    let known = fingerprints(c, s, &macs, layout)?;
+    let stale: Vec<Mac> = assets
         .iter()
-        .filter(|a| known.get(&a.mac).is_some_and(|k| k.1 != Some(a.fingerprint)))
-        .map(|a| a.mac.clone())
+        .filter(|a| known.get(&a.rec.mac).is_some_and(|k| k.1 != Some(a.fingerprint)))
+        .map(|a| a.rec.mac)
         .collect();
-    let cur = current(c, &stale, legacy)?;
+    let cur = current(c, &stale, layout)?;
     let mut legacy_values: Vec<(Mac, [Value; 7])> = Vec::new();
 
     let mut ids: HashMap<Mac, i64> = map(assets.len());
@@ -494,14 +563,14 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
     let mut new_assets: Vec<Value> = Vec::new();
     for p in &mut assets {
         let r = p.rec;
-        if let Some((id, fingerprint)) = known.get(&p.mac) {
+        if let Some((id, fingerprint)) = known.get(&r.mac) {
             ids.insert(r.mac, *id);
             if *fingerprint == Some(p.fingerprint) {
                 unchanged.insert(r.mac);
                 continue;
             }
         }
-        let old = cur.get(&p.mac);
+        let old = cur.get(&r.mac);
         let (first, last) = (us(r.first_seen), us(r.last_seen));
         let a = View::of(r);
         let ips_now = a.ips.join(" ");
@@ -544,8 +613,11 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         match old {
             None => {
                 let h: Vec<_> = fresh.iter().map(|(k, v, src)| (k, v, src, vf, last, s.tap.as_str())).collect();
+                if layout.mac_ids {
+                    new_assets.push(mac_id(&r.mac).into());
+                }
                 new_assets.extend([
-                    p.mac.as_str().into(),
+                    mac_text(&r.mac).into(),
                     a.vendor.map_or(Value::Text(None), Value::Static),
                     Value::Static(a.class),
                     name_now.into(),
@@ -589,26 +661,38 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         ]);
     }
 
-    // New assets: multi-row inserts, ids back by MAC (RETURNING order is not guaranteed).
+    // New assets: multi-row inserts. Since version 4 with their ids (the MACs); before, ids
+    // back by MAC (RETURNING order is not guaranteed).
     let mut at = 0;
     let (width, history) = if legacy { (9, "") } else { (10, ", value_history") };
     if legacy {
         new_assets = new_assets.chunks(10).flat_map(|row| row.iter().take(9).cloned()).collect();
     }
+    let (width, id, returning) =
+        if layout.mac_ids { (width + 1, "id, ", "") } else { (width, "", " RETURNING id, mac") };
     for len in chunks(new_assets.len() / width) {
-        let sql = sql((2 + usize::from(legacy), len), || {
+        let sql = sql((8 + layout.tag(), len), || {
             format!(
-                "INSERT INTO assets (mac, vendor, class, name, ips, software, first_seen, last_seen, doc{history}) \
-                 VALUES {} RETURNING id, mac",
+                "INSERT INTO assets ({id}mac, vendor, class, name, ips, software, first_seen, last_seen, doc{history}) \
+                 VALUES {}{returning}",
                 tuples(width, len)
             )
         });
-        for row in c.query_write(&sql, &new_assets[at * width..(at + len) * width])? {
-            let mac: Mac = parse_mac(&row[1].text()).ok_or_else(|| DbError::Damaged(row[1].text()))?;
-            ids.insert(mac, row[0].int());
+        let rows = &new_assets[at * width..(at + len) * width];
+        if layout.mac_ids {
+            st.rows_changed += c.exec(&sql, rows)?;
+            for row in rows.chunks(width) {
+                if let Some(m) = mac_of_id(row[0].int()) {
+                    ids.insert(m, row[0].int());
+                }
+            }
+        } else {
+            for row in c.query_write(&sql, rows)? {
+                ids.insert(layout.mac_of(&row[0], &row[1])?, row[0].int());
+            }
+            st.rows_changed += len as u64;
         }
         st.new_assets += len as u64;
-        st.rows_changed += len as u64;
         at += len;
     }
     // Sightings were pushed in asset order, skipping unchanged ones: fill in their ids.
@@ -643,8 +727,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
         let id = match ids.get(&e.asset) {
             Some(id) => *id,
             None => {
-                let mac = e.asset.to_string();
-                match c.query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])? {
+                let sql = format!("SELECT a.id FROM assets a WHERE {} = ?", layout.column());
+                match c.query_opt(&sql, &[layout.key(&e.asset)])? {
                     Some(row) => {
                         ids.insert(e.asset, row[0].int());
                         row[0].int()
@@ -725,7 +809,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, legacy: bool) -> Result<MergeStat
 }
 
 /// `aa:bb:cc:dd:ee:ff` → MAC.
-fn parse_mac(s: &str) -> Option<Mac> {
+pub(crate) fn parse_mac(s: &str) -> Option<Mac> {
     let mut m = [0u8; 6];
     let mut parts = s.split(':');
     for b in &mut m {
@@ -813,6 +897,12 @@ mod tests {
         }
         assert_eq!(parse_mac("00:1b:17:00:01:11"), Some(Mac([0, 0x1b, 0x17, 0, 1, 0x11])));
         assert_eq!(parse_mac("00:1b"), None);
+        for m in [Mac([0; 6]), Mac([0xff; 6]), Mac([0x00, 0x1b, 0x17, 0, 1, 0x11]), Mac([0x80, 0, 0, 0, 0, 1])] {
+            assert_eq!(mac_of_id(mac_id(&m)), Some(m));
+        }
+        assert_eq!(mac_id(&Mac([0x00, 0x1b, 0x17, 0, 1, 0x11])), 0x001b_1700_0111);
+        assert_eq!(mac_of_id(-1), None);
+        assert_eq!(mac_of_id(1 << 48), None);
     }
 
     /// The merge's view of a record gives the same values as the document's.

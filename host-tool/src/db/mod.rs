@@ -293,9 +293,8 @@ impl Db {
 
     /// Merges one summary in one transaction. Idempotent.
     pub fn merge(&mut self, s: &Summary) -> Result<MergeStats, DbError> {
-        // Before version 3 the value history was one `asset_values` row per value.
-        let legacy = self.version < 3;
-        self.transaction(|c| merge::merge(c, s, legacy))
+        let layout = merge::Layout::of(self.version);
+        self.transaction(|c| merge::merge(c, s, layout))
     }
 
     /// Merges one summary and syncs the commit to disk before returning, even where plain

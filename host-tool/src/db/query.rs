@@ -397,9 +397,15 @@ impl Db {
 
     /// The connection-point ledger, by device then endpoint.
     pub fn ledger(&mut self, ward: Option<&str>) -> Result<Vec<LedgerView>, DbError> {
-        let mut sql = String::from(
+        // Since schema version 4 the asset's id is its MAC as an integer (the MAC text is not indexed).
+        let join = if self.version >= 4 {
+            format!("a.id = {}", self.conn().mac_id_sql("l.device"))
+        } else {
+            "a.mac = l.device".into()
+        };
+        let mut sql = format!(
             "SELECT l.tap, l.ward, l.device, a.name, a.class, l.endpoint, l.name, l.transport, l.port, l.direction, \
-             l.first_seen, l.last_seen, l.bytes, l.frames, l.allowed FROM ledger l LEFT JOIN assets a ON a.mac = l.device \
+             l.first_seen, l.last_seen, l.bytes, l.frames, l.allowed FROM ledger l LEFT JOIN assets a ON {join} \
              WHERE 1 = 1",
         );
         let mut p: Vec<Value> = Vec::new();
@@ -480,11 +486,15 @@ impl Db {
     /// The history of one asset.
     pub fn history(&mut self, mac: &str) -> Result<History, DbError> {
         let mac = mac.to_lowercase();
-        let id = self
-            .conn()
-            .query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])?
-            .map(|r| r[0].int())
-            .ok_or_else(|| DbError::NotFound(format!("no asset {mac} in the database")))?;
+        let missing = || DbError::NotFound(format!("no asset {mac} in the database"));
+        let row = if self.version >= 4 {
+            // The id is the MAC (schema version 4).
+            let m = super::merge::parse_mac(&mac).ok_or_else(missing)?;
+            self.conn().query_opt("SELECT id FROM assets WHERE id = ?", params![super::merge::mac_id(&m)])?
+        } else {
+            self.conn().query_opt("SELECT id FROM assets WHERE mac = ?", params![mac.as_str()])?
+        };
+        let id = row.map(|r| r[0].int()).ok_or_else(missing)?;
         let mut values = if self.version < 3 {
             // Before schema version 3 (tests of migrations): one row per value.
             self.conn()

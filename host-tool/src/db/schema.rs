@@ -8,11 +8,15 @@
 //! latest full record is kept as its postcard encoding (`wardtap-proto`'s `AssetRecord`, the
 //! same bytes a tap sends), and rendered to the document shape when read.
 //!
-//! Dialect placeholders: `{id}` (auto-increment key), `{blob}` (BLOB / BYTEA),
-//! `{without_rowid}` (SQLite stores tables keyed by their primary key only) and
-//! `{json_agg(x ORDER BY ..)}` (a JSON array of `x` per group, as text: SQLite's
-//! `json_group_array(x ..)` / PostgreSQL's `json_agg(x ..)::text`, with `json_array` spelled
-//! `json_build_array`).
+//! Dialect placeholders: `{id}` (auto-increment key), `{mac_key}` (a 64-bit integer key given
+//! by the writer: SQLite's row id), `{blob}` (BLOB / BYTEA), `{without_rowid}` (SQLite stores
+//! tables keyed by their primary key only), `{json_agg(x ORDER BY ..)}` (a JSON array of `x` per
+//! group, as text: SQLite's `json_group_array(x ..)` / PostgreSQL's `json_agg(x ..)::text`, with
+//! `json_array` spelled `json_build_array`), `{mac_id(x)}` (the MAC text `x` as the integer of
+//! its six bytes, big-endian) and `{restart_id(t)}` (after rows were copied with their ids into
+//! `t`: PostgreSQL's identity sequence continues after the highest; nothing for SQLite).
+//!
+//! Since version 4 an asset's id is its MAC as that integer (`merge::mac_id`).
 
 /// One step of the schema.
 pub struct Migration {
@@ -158,6 +162,86 @@ UPDATE assets SET value_history = COALESCE((
     SELECT {json_agg(json_array(v.kind, v.value, v.source, v.first_seen, v.last_seen, v.tap) ORDER BY v.kind, v.value)}
     FROM asset_values v WHERE v.asset = assets.id), '[]');
 DROP TABLE asset_values;
+",
+    },
+    Migration {
+        version: 4,
+        name: "an asset's id is its MAC as a 48-bit integer (no separate MAC index, ids known before inserting)",
+        // Tables are rebuilt with the asset ids renumbered; the MAC text column stays for
+        // readers but is no longer indexed. Change rows keep their ids.
+        sql: "
+CREATE TABLE assets_v4 (
+    id {mac_key},
+    mac TEXT NOT NULL,
+    vendor TEXT,
+    class TEXT NOT NULL,
+    name TEXT,
+    ips TEXT NOT NULL,
+    software TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    doc {blob} NOT NULL,
+    value_history TEXT NOT NULL DEFAULT '[]'
+);
+INSERT INTO assets_v4 (id, mac, vendor, class, name, ips, software, first_seen, last_seen, doc, value_history)
+    SELECT {mac_id(mac)}, mac, vendor, class, name, ips, software, first_seen, last_seen, doc, value_history
+    FROM assets ORDER BY mac;
+CREATE TABLE sightings_v4 (
+    asset BIGINT NOT NULL REFERENCES assets_v4(id),
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    frames_tx BIGINT NOT NULL,
+    frames_rx BIGINT NOT NULL,
+    bytes_tx BIGINT NOT NULL,
+    bytes_rx BIGINT NOT NULL,
+    fingerprint BIGINT NOT NULL,
+    PRIMARY KEY (asset, tap, ward)
+){without_rowid};
+INSERT INTO sightings_v4 (asset, tap, ward, first_seen, last_seen, frames_tx, frames_rx, bytes_tx, bytes_rx, fingerprint)
+    SELECT {mac_id(a.mac)}, s.tap, s.ward, s.first_seen, s.last_seen, s.frames_tx, s.frames_rx, s.bytes_tx, s.bytes_rx,
+    s.fingerprint FROM sightings s JOIN assets a ON a.id = s.asset;
+CREATE TABLE asset_changes_v4 (
+    id {id},
+    asset BIGINT NOT NULL REFERENCES assets_v4(id),
+    time BIGINT NOT NULL,
+    tap TEXT NOT NULL,
+    ward TEXT NOT NULL,
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT
+);
+INSERT INTO asset_changes_v4 (id, asset, time, tap, ward, field, old, new)
+    SELECT c.id, {mac_id(a.mac)}, c.time, c.tap, c.ward, c.field, c.old, c.new
+    FROM asset_changes c JOIN assets a ON a.id = c.asset ORDER BY c.id;
+CREATE TABLE edges_v4 (
+    asset BIGINT NOT NULL REFERENCES assets_v4(id),
+    tap TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    transport TEXT NOT NULL,
+    port BIGINT NOT NULL,
+    direction TEXT NOT NULL,
+    external BIGINT NOT NULL,
+    frames BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (asset, tap, peer, transport, port, direction)
+){without_rowid};
+INSERT INTO edges_v4 (asset, tap, peer, transport, port, direction, external, frames, bytes, first_seen, last_seen)
+    SELECT {mac_id(a.mac)}, e.tap, e.peer, e.transport, e.port, e.direction, e.external, e.frames, e.bytes,
+    e.first_seen, e.last_seen FROM edges e JOIN assets a ON a.id = e.asset;
+DROP TABLE sightings;
+DROP TABLE asset_changes;
+DROP TABLE edges;
+DROP TABLE assets;
+ALTER TABLE assets_v4 RENAME TO assets;
+ALTER TABLE sightings_v4 RENAME TO sightings;
+ALTER TABLE asset_changes_v4 RENAME TO asset_changes;
+ALTER TABLE edges_v4 RENAME TO edges;
+CREATE INDEX asset_changes_asset ON asset_changes (asset, time);
+{restart_id(asset_changes)}
 ",
     },
 ];
