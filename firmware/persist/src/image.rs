@@ -1,9 +1,19 @@
 //! The image a tap saves in one slot: what it must not forget across a power cut.
 //!
-//! Saved: the learned baseline, the policy rules, the learning mode, and the management
-//! link's request-counter floor (with the tap id it belongs to, so that requests captured
-//! before a reboot stay refused). Not saved: the inventory, edges, alerts and counters,
-//! which the traffic rebuilds, and the detection thresholds (fixed in the firmware).
+//! Saved: the learned baseline, the policy rules, the learning mode, the management link's
+//! request-counter floor (with the tap id it belongs to, so that requests captured before a
+//! reboot stay refused), and the alerts' sequence floor. Not saved: the inventory, edges,
+//! alerts and counters, which the traffic rebuilds, and the detection thresholds (fixed in
+//! the firmware).
+//!
+//! The alerts' sequence floor: the host keys alerts by (tap, sequence number), so numbers
+//! must not start again at 1 after a power cut. A save stores the last number given plus
+//! [`ALERT_SEQ_GAP`] (a reservation: alerts raised after the save take numbers below it); a
+//! restored tap numbers its alerts from above it; and [`Watch`] has the board save again
+//! when half the reservation is used, so numbers never repeat unless more than half of
+//! [`ALERT_SEQ_GAP`] alerts are raised while that save is under way (or it fails). A restored
+//! tap has nothing left of its reservation (its numbers start at the floor): the boards save
+//! before their first frame.
 //!
 //! Layout (all integers little-endian), streamed into a [`Writer`] so that no more than
 //! [`STAGE`](crate::STAGE) bytes of it are in RAM at once:
@@ -18,14 +28,18 @@
 //! | 20 | 9 | mode ([`Mode::encode`] of [`saved_mode`]) |
 //! | 29 | 2 | rule count (≤ `MAX_POLICY_RULES`) |
 //! | 31 | 4 | baseline entry count |
-//! | 35 | … | each rule: its length (1 byte, ≤ [`RULE_MAX`]) then its postcard encoding |
+//! | 35 | 4 | alerts' sequence floor (format 2 on; none in format 1) |
+//! | 39 | … | each rule: its length (1 byte, ≤ [`RULE_MAX`]) then its postcard encoding |
 //! | … | 18 × count | baseline entries ([`BaselineEntry`]) |
 //!
-//! Restoring takes the newest valid slot whose image this firmware understands (same format
-//! and protocol version, the same tap id, rules that decode, lengths that add up), else the
-//! other slot, else nothing. Everything is checked before the tap is touched except the
-//! baseline entries themselves, which are imported one by one (the slot's CRC vouches for
-//! them; an entry of an unknown kind is refused by the core and counted here).
+//! Format 1 (before the alerts' floor; its header ends at offset 35, the rules follow) is
+//! still read, as floor 0, so that a tap updated in the field keeps its baseline.
+//!
+//! Restoring takes the newest valid slot whose image this firmware understands (format 2 or
+//! 1, the same protocol version, the same tap id, rules that decode, lengths that add up),
+//! else the other slot, else nothing. Everything is checked before the tap is touched except
+//! the baseline entries themselves, which are imported one by one (the slot's CRC vouches
+//! for them; an entry of an unknown kind is refused by the core and counted here).
 
 use crate::{valid, Error, Flash, Found, Target, Writer, HEADER_LEN};
 use wardtap_core::config::{MAX_BASELINE, MAX_POLICY_RULES};
@@ -35,10 +49,17 @@ use wardtap_core::Tap;
 
 /// Image magic.
 pub const IMAGE_MAGIC: [u8; 4] = *b"WTST";
-/// Version of this layout.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version of this layout (written by every save).
+pub const FORMAT_VERSION: u16 = 2;
+/// The previous layout, still restored: no alerts' floor (read as 0).
+pub const FORMAT_VERSION_1: u16 = 1;
 /// Bytes of the image header (before the rules).
-pub const IMAGE_HEADER_LEN: usize = 35;
+pub const IMAGE_HEADER_LEN: usize = 39;
+/// Bytes of a format 1 image's header.
+pub const IMAGE_HEADER_LEN_1: usize = 35;
+/// Alert sequence numbers reserved by a save beyond the last one given (see the module doc).
+/// 4,096 per boot at most: a tap could reboot a million times before its numbers wrap.
+pub const ALERT_SEQ_GAP: u32 = 4096;
 /// Largest postcard encoding of one rule (the largest today is 57 bytes: a MAC scope and a
 /// 48-byte domain; tested).
 pub const RULE_MAX: usize = 96;
@@ -58,6 +79,7 @@ mod field {
     pub const MODE: Range<usize> = 20..29;
     pub const RULES: Range<usize> = 29..31;
     pub const ENTRIES: Range<usize> = 31..35;
+    pub const ALERTS: Range<usize> = 35..39;
 }
 
 /// The management link's state that must survive a reboot.
@@ -84,6 +106,8 @@ pub struct Saved {
     pub rules: u16,
     /// Baseline entries saved.
     pub entries: u32,
+    /// The alerts' sequence floor saved.
+    pub alerts_floor: u32,
 }
 
 /// What a restore put back.
@@ -104,6 +128,9 @@ pub struct Restored {
     pub entries: u32,
     /// Baseline entries refused (baseline full in this build, or a kind it does not know).
     pub refused: u32,
+    /// The alerts' sequence floor: the tap's next alert is numbered above it (0 from a
+    /// format 1 image).
+    pub alerts_floor: u32,
 }
 
 /// Why a valid slot's image was not used.
@@ -126,7 +153,8 @@ pub enum Refusal {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Outcome {
-    /// The tap holds the saved baseline, rules and mode.
+    /// The tap holds the saved baseline, rules and mode, and numbers its alerts above the
+    /// saved floor.
     Restored(Restored),
     /// No valid slot: first boot, or both copies damaged. The tap is untouched.
     Nothing,
@@ -134,7 +162,8 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
-/// Saves the tap's baseline, rules and mode and the link's floor as the newest copy: erases
+/// Saves the tap's baseline, rules and mode, the link's floor and the alerts' floor
+/// ([`alerts_floor`] of its last alert sequence number) as the newest copy: erases
 /// the other slot, streams the image in, commits it. `now_us` is the clock the tap's frames
 /// are stamped with: a learning window in progress is saved as the time it has left
 /// ([`saved_mode`]).
@@ -168,26 +197,46 @@ pub fn saved_mode(mode: Mode, now_us: u64) -> Mode {
     }
 }
 
+/// The alerts' sequence floor a save stores for a tap whose last alert number is `last_seq`.
+pub fn alerts_floor(last_seq: u32) -> u32 {
+    last_seq.saturating_add(ALERT_SEQ_GAP)
+}
+
 /// When a board saves: after the link accepted a configuration change (a policy, learning
-/// started or locked), and when a learning window ends by itself.
+/// started or locked), when a learning window ends by itself, and when the alerts have used
+/// half the sequence numbers the last save reserved (see the module doc).
 #[derive(Clone, Copy, Debug)]
 pub struct Watch {
     learning: bool,
+    /// The alerts' floor of the last save asked for (at least what it stores: the last
+    /// number only grows until the board takes the image), or of the image restored.
+    alerts_floor: u32,
 }
 
 impl Watch {
-    /// Watching `tap` from its current mode.
+    /// Watching `tap` from its current mode. Call it right after [`restore`], before the
+    /// first frame: the tap's last alert number is then the floor the flash holds (0 when
+    /// nothing was restored), so a save is due at once (the restored reservation is used up).
     pub fn new(tap: &Tap) -> Self {
-        Watch { learning: learning(tap.mode()) }
+        Watch { learning: learning(tap.mode()), alerts_floor: tap.last_alert_seq() }
     }
 
     /// Call once per main-loop round with the link's `take_changed()`; true when a save is
-    /// due.
+    /// due. A save that then fails is not asked for again until the next reason.
     pub fn due(&mut self, tap: &Tap, changed: bool) -> bool {
         let mode = tap.mode();
         let locked_itself = self.learning && mode == Mode::Locked;
         self.learning = learning(mode);
-        changed || locked_itself
+        let last = tap.last_alert_seq();
+        let floor = alerts_floor(last);
+        // Half the reservation used, and a save would move the floor (not when saturated).
+        let numbers_running_out =
+            last >= self.alerts_floor.saturating_sub(ALERT_SEQ_GAP / 2) && floor > self.alerts_floor;
+        let due = changed || locked_itself || numbers_running_out;
+        if due {
+            self.alerts_floor = self.alerts_floor.max(floor);
+        }
+        due
     }
 }
 
@@ -200,6 +249,7 @@ fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link, now_us: u64) ->
     let rule_count = u16::try_from(rules.len()).map_err(|_| Error::TooLarge)?;
     // Counted first so the header can lead; bounded by the baseline's capacity.
     let entries = u32::try_from(tap.baseline_export().count()).map_err(|_| Error::TooLarge)?;
+    let alerts = alerts_floor(tap.last_alert_seq());
     let mut h = [0u8; IMAGE_HEADER_LEN];
     put(&mut h, field::MAGIC, &IMAGE_MAGIC);
     put(&mut h, field::FORMAT, &FORMAT_VERSION.to_le_bytes());
@@ -209,6 +259,7 @@ fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link, now_us: u64) ->
     put(&mut h, field::MODE, &saved_mode(tap.mode(), now_us).encode());
     put(&mut h, field::RULES, &rule_count.to_le_bytes());
     put(&mut h, field::ENTRIES, &entries.to_le_bytes());
+    put(&mut h, field::ALERTS, &alerts.to_le_bytes());
     w.write(&h)?;
     for r in rules {
         let mut buf = [0u8; 1 + RULE_MAX];
@@ -230,7 +281,7 @@ fn stream<F: Flash>(mut w: Writer<'_, F>, tap: &Tap, link: Link, now_us: u64) ->
     }
     let bytes = u32::try_from(w.len()).map_err(|_| Error::TooLarge)?;
     let Found { slot, seq, .. } = w.finish()?;
-    Ok(Saved { slot, seq, bytes, rules: rule_count, entries })
+    Ok(Saved { slot, seq, bytes, rules: rule_count, entries, alerts_floor: alerts })
 }
 
 fn put(h: &mut [u8; IMAGE_HEADER_LEN], at: core::ops::Range<usize>, v: &[u8]) {
@@ -264,6 +315,7 @@ struct Checked {
     link: Link,
     mode: Mode,
     entries: u32,
+    alerts_floor: u32,
     /// Payload offset of the first baseline entry.
     entries_at: usize,
 }
@@ -282,13 +334,16 @@ fn check<F: Flash>(
     rules.clear();
     let mut r = Reader { flash, slot: f.slot, at: 0, end: f.len };
     let mut h = [0u8; IMAGE_HEADER_LEN];
-    r.read(&mut h)?;
+    // Format 1's header first (a prefix of format 2's); format 2's floor after it.
+    r.read(h.get_mut(..IMAGE_HEADER_LEN_1).ok_or(Refusal::Malformed)?)?;
     if field_of::<4>(&h, field::MAGIC) != IMAGE_MAGIC {
         return Err(Refusal::Malformed);
     }
     let format = u16::from_le_bytes(field_of(&h, field::FORMAT));
-    if format != FORMAT_VERSION {
-        return Err(Refusal::Format(format));
+    match format {
+        FORMAT_VERSION => r.read(h.get_mut(IMAGE_HEADER_LEN_1..).ok_or(Refusal::Malformed)?)?,
+        FORMAT_VERSION_1 => {} // no floor: 0, as a tap that never saved one
+        _ => return Err(Refusal::Format(format)),
     }
     let protocol = u16::from_le_bytes(field_of(&h, field::PROTOCOL));
     if protocol != PROTOCOL_VERSION {
@@ -323,12 +378,14 @@ fn check<F: Flash>(
     if r.left() != entry_bytes {
         return Err(Refusal::Malformed);
     }
-    Ok(Checked { link, mode, entries, entries_at: r.at })
+    let alerts_floor = u32::from_le_bytes(field_of(&h, field::ALERTS));
+    Ok(Checked { link, mode, entries, alerts_floor, entries_at: r.at })
 }
 
 /// Restores the newest usable image into `tap`, which should be fresh (boot): baseline
-/// entries, then rules, then mode. `tap_id` is this tap's provisioned id; an image saved
-/// under another is not used. Holds the rules on the stack meanwhile (64 rules, ~4 KiB).
+/// entries, then rules, then mode, then the alerts' floor. `tap_id` is this tap's
+/// provisioned id; an image saved under another is not used. Holds the rules on the stack
+/// meanwhile (64 rules, ~4 KiB).
 pub fn restore<F: Flash>(flash: &F, tap: &mut Tap, tap_id: u32) -> Outcome {
     let mut rules = heapless::Vec::<PolicyRule, MAX_POLICY_RULES>::new();
     let mut first_refusal = None;
@@ -374,6 +431,7 @@ fn apply<F: Flash>(flash: &F, f: Found, c: Checked, rules: &[PolicyRule], tap: &
     }
     let taken = tap.set_policy(rules);
     tap.set_mode(c.mode);
+    tap.resume_alerts_after(c.alerts_floor);
     Outcome::Restored(Restored {
         slot: f.slot,
         seq: f.seq,
@@ -382,6 +440,7 @@ fn apply<F: Flash>(flash: &F, f: Found, c: Checked, rules: &[PolicyRule], tap: &
         rules: u16::try_from(taken).unwrap_or(u16::MAX),
         entries: imported,
         refused,
+        alerts_floor: c.alerts_floor,
     })
 }
 

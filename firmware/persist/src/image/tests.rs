@@ -66,7 +66,7 @@ fn the_largest_rule_fits_and_the_rules_fit_the_stack() {
     assert_eq!(n, 57);
     // restore() holds MAX_POLICY_RULES of them on the stack.
     assert!(core::mem::size_of::<heapless::Vec<PolicyRule, MAX_POLICY_RULES>>() <= 5 * 1024);
-    assert_eq!(MAX_IMAGE_LEN, 43_107);
+    assert_eq!(MAX_IMAGE_LEN, 43_111);
 }
 
 #[test]
@@ -81,6 +81,8 @@ fn empty_flash_restores_nothing_and_an_empty_tap_round_trips() {
     let Outcome::Restored(r) = o else { panic!("{o:?}") };
     assert_eq!((r.link, r.mode, r.rules, r.entries, r.refused), (LINK, Mode::Observe, 0, 0, 0));
     assert_eq!(state(&t), state(&fresh()));
+    // A tap that never raised an alert reserved the first ALERT_SEQ_GAP numbers.
+    assert_eq!((s.alerts_floor, r.alerts_floor, t.last_alert_seq()), (ALERT_SEQ_GAP, ALERT_SEQ_GAP, ALERT_SEQ_GAP));
 }
 
 #[test]
@@ -147,7 +149,7 @@ fn an_image_it_cannot_use_falls_back_to_the_older_copy() {
         (|b| b[6..8].copy_from_slice(&[0x77, 0]), Refusal::Protocol(0x77)),
         (|b| b[8] = 99, Refusal::OtherTap(99)),
         (|b| b[20] = 0xee, Refusal::Malformed),            // mode tag
-        (|b| b[35] = 200, Refusal::Malformed),             // a rule longer than RULE_MAX
+        (|b| b[39] = 200, Refusal::Malformed),             // a rule longer than RULE_MAX
         (|b| b.truncate(b.len() - 1), Refusal::Malformed), // lengths do not add up
     ];
     for (edit, why) in cases {
@@ -196,6 +198,7 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
     let mut base = SimFlash::<N>::new();
     save(&mut base, &tap, Link { tap_id: TAP_ID, floor: 1 }, 0).unwrap();
     let old = newest_bytes(&base).unwrap();
+    tap.resume_alerts_after(10_000);
     tap.set_policy(&rules()[..1]);
     crafted(&mut tap, 90, 6);
     tap.set_mode(Mode::Locked);
@@ -241,6 +244,8 @@ fn a_cut_at_any_byte_restores_the_old_image_or_the_new_one_never_a_mix() {
             let want = if got == new { &new_state } else { &old_state };
             assert_eq!(&state(&t), want, "cut {cut}");
             assert_eq!(rs.link.floor, if got == new { 1234 } else { 1 });
+            let alerts = if got == new { 10_000 + ALERT_SEQ_GAP } else { ALERT_SEQ_GAP };
+            assert_eq!((rs.alerts_floor, t.last_alert_seq()), (alerts, alerts), "cut {cut}");
         }
         // The next save after the cut works.
         save(&mut f, &tap, LINK, 0).unwrap();
@@ -338,6 +343,7 @@ fn a_learning_window_is_saved_as_the_time_it_has_left() {
 fn saves_are_due_on_changes_and_when_learning_ends_by_itself() {
     let mut tap = fresh();
     let mut w = Watch::new(&tap);
+    assert!(w.due(&tap, false), "first boot: no alert numbers reserved yet");
     assert!(!w.due(&tap, false));
     assert!(w.due(&tap, true));
     tap.learn_for(1);
@@ -349,4 +355,233 @@ fn saves_are_due_on_changes_and_when_learning_ends_by_itself() {
     assert_eq!(tap.mode(), Mode::Locked);
     assert!(w.due(&tap, false), "the window closed");
     assert!(!w.due(&tap, false), "once");
+}
+
+/// A format 1 image (before the alerts' floor), laid out by hand as that firmware wrote it.
+fn format_1_image(link: Link, mode: Mode, rules: &[PolicyRule], entries: &[[u8; 18]]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"WTST");
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    b.extend_from_slice(&link.tap_id.to_le_bytes());
+    b.extend_from_slice(&link.floor.to_le_bytes());
+    b.extend_from_slice(&mode.encode());
+    b.extend_from_slice(&(rules.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    assert_eq!(b.len(), 35);
+    for r in rules {
+        let body = postcard::to_allocvec(r).unwrap();
+        b.push(body.len() as u8);
+        b.extend_from_slice(&body);
+    }
+    for e in entries {
+        b.extend_from_slice(e);
+    }
+    b
+}
+
+#[test]
+fn a_format_1_image_still_restores_with_alerts_floor_0_and_the_next_save_is_format_2() {
+    let mut tap = fresh();
+    tap.set_policy(&rules());
+    crafted(&mut tap, 40, 7);
+    tap.set_mode(Mode::Locked);
+    let entries: Vec<[u8; 18]> = tap.baseline_export().map(|e| e.0).collect();
+    let mut f = SimFlash::<N>::new();
+    save_raw(&mut f, &format_1_image(LINK, Mode::Locked, &rules(), &entries)).unwrap();
+    let (mut t, o) = restored(&f);
+    let Outcome::Restored(r) = o else { panic!("{o:?}") };
+    assert_eq!((r.link, r.mode, r.rules, r.entries, r.refused, r.alerts_floor), (LINK, Mode::Locked, 3, 40, 0, 0));
+    assert_eq!(state(&t), state(&tap), "the baseline, rules and mode survive the update");
+    assert_eq!(t.last_alert_seq(), 0, "numbers as from a tap that never saved them");
+    // The updated tap's first save writes format 2, with its floor, and keeps everything.
+    t.resume_alerts_after(17);
+    let s = save(&mut f, &t, LINK, 0).unwrap();
+    assert_eq!(s.alerts_floor, 17 + ALERT_SEQ_GAP);
+    assert_eq!(newest_bytes(&f).unwrap()[4..6], FORMAT_VERSION.to_le_bytes());
+    assert_eq!(FORMAT_VERSION, 2);
+    let (t2, o) = restored(&f);
+    assert!(matches!(o, Outcome::Restored(Restored { alerts_floor: 4113, entries: 40, .. })), "{o:?}");
+    assert_eq!(state(&t2), state(&tap));
+    // A format 1 image whose lengths do not add up is refused like any other.
+    let mut g = SimFlash::<N>::new();
+    let mut bad = format_1_image(LINK, Mode::Locked, &rules(), &entries);
+    bad.pop();
+    save_raw(&mut g, &bad).unwrap();
+    assert_eq!(restored(&g).1, Outcome::Refused(Refusal::Malformed));
+    // Nor is a format 2 header taken for format 1's (its floor would be read as a rule).
+    let mut h = SimFlash::<N>::new();
+    save(&mut h, &tap, LINK, 0).unwrap();
+    recommit(&mut h, |b| b[4] = 1);
+    recommit(&mut h, |_| {});
+    assert_eq!(restored(&h).1, Outcome::Refused(Refusal::Malformed));
+}
+
+#[test]
+fn the_alerts_floor_round_trips_and_a_restored_tap_numbers_above_it() {
+    let frames = support::frames("tls-sni-many-sites__pcapplusplus.pcap");
+    let mut tap = fresh();
+    tap.lock();
+    for (ts, fr) in &frames[..frames.len() / 2] {
+        tap.process(*ts, fr);
+    }
+    let last = tap.last_alert_seq();
+    assert!(last > 10, "{last}");
+    let mut f = SimFlash::<{ 32 * 1024 }>::new();
+    let s = save(&mut f, &tap, LINK, 0).unwrap();
+    assert_eq!(s.alerts_floor, last + ALERT_SEQ_GAP);
+    // Alerts raised after the save (the power goes before the next one) stay below the floor.
+    for (ts, fr) in &frames[frames.len() / 2..] {
+        tap.process(*ts, fr);
+    }
+    let before = tap.last_alert_seq();
+    assert!(before > last && before <= s.alerts_floor, "{before}");
+    let mut back = fresh();
+    let o = restore(&f, &mut back, TAP_ID);
+    assert!(matches!(o, Outcome::Restored(Restored { alerts_floor, .. }) if alerts_floor == s.alerts_floor), "{o:?}");
+    assert_eq!(back.mode(), Mode::Locked);
+    for (ts, fr) in &frames {
+        back.process(*ts, fr);
+    }
+    let seqs: Vec<u32> = back.alerts_since(0).map(|a| a.seq).collect();
+    assert!(!seqs.is_empty());
+    assert!(seqs.iter().all(|s| *s > before), "every number above the ones before the cut");
+    assert_eq!(back.last_alert_seq(), s.alerts_floor + tap.counters().alerts_raised);
+}
+
+#[test]
+fn saves_are_due_before_half_the_reserved_alert_numbers_are_used() {
+    const HALF: u32 = ALERT_SEQ_GAP / 2;
+    // First boot, nothing restored: nothing is reserved, a save is due before any alert.
+    let mut tap = fresh();
+    let mut w = Watch::new(&tap);
+    assert!(w.due(&tap, false), "first boot");
+    assert!(!w.due(&tap, false), "asked once: the floor it stores is at least 4096");
+    // Numbers used up to just below half the reservation: nothing; at half: a save.
+    tap.resume_alerts_after(HALF - 1);
+    assert!(!w.due(&tap, false));
+    tap.resume_alerts_after(HALF);
+    assert!(w.due(&tap, false), "half the reservation used");
+    assert!(!w.due(&tap, false), "not again while the save it asked for is under way");
+    // That save stored at least HALF + GAP: the next is due at HALF + GAP - HALF = GAP.
+    tap.resume_alerts_after(ALERT_SEQ_GAP - 1);
+    assert!(!w.due(&tap, false));
+    tap.resume_alerts_after(ALERT_SEQ_GAP + 7);
+    assert!(w.due(&tap, false));
+    // A configuration save also moves the floor: the next numbers reason comes later.
+    tap.resume_alerts_after(ALERT_SEQ_GAP + 1500);
+    assert!(w.due(&tap, true), "a change");
+    tap.resume_alerts_after(ALERT_SEQ_GAP + 1500 + HALF - 1);
+    assert!(!w.due(&tap, false), "the change's save reserved from 5596 on");
+    // At the top of the numbers the floor cannot grow: no save every round.
+    tap.resume_alerts_after(u32::MAX - 10);
+    assert!(w.due(&tap, false));
+    assert!(!w.due(&tap, false));
+    tap.resume_alerts_after(u32::MAX);
+    assert!(!w.due(&tap, false));
+}
+
+#[test]
+fn a_restored_tap_saves_before_its_first_alert() {
+    let mut tap = fresh();
+    tap.resume_alerts_after(300);
+    let mut f = SimFlash::<N>::new();
+    save(&mut f, &tap, LINK, 0).unwrap();
+    let (t, _) = restored(&f);
+    assert_eq!(t.last_alert_seq(), 300 + ALERT_SEQ_GAP);
+    // Its numbers start at the floor: nothing of the reservation is left.
+    let mut w = Watch::new(&t);
+    assert!(w.due(&t, false));
+    assert!(!w.due(&t, false));
+}
+
+/// A TCP segment with a payload from a ward device (10.0.0.5) to outside peer `i`: in a
+/// locked tap, one new alert per peer.
+fn outbound(i: u32) -> Vec<u8> {
+    let mut f = std::vec![0u8; 14 + 20 + 20 + 4];
+    f[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 5]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&44u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[12..16].copy_from_slice(&[10, 0, 0, 5]);
+    ip[16..20].copy_from_slice(&[100, 64 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+    let mut sum = 0u32;
+    for c in ip.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let tcp = &mut f[34..54];
+    tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    tcp[2..4].copy_from_slice(&5000u16.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;
+    f[54..58].copy_from_slice(b"data");
+    f
+}
+
+/// Boots of a locked tap, each raising alerts and then cut short by a power cut; the host
+/// reads every alert as it is raised. Returns every number read, by boot.
+fn boots(alerts_per_boot: &[u32], watch_numbers: bool) -> Vec<Vec<u32>> {
+    let mut f = SimFlash::<N>::new();
+    let (mut peer, mut ts) = (0u32, 1_000_000u64);
+    let mut read = Vec::new();
+    for (boot, &n) in alerts_per_boot.iter().enumerate() {
+        let mut tap = fresh();
+        tap.add_subnet([10, 0, 0, 0], 8);
+        let o = restore(&f, &mut tap, TAP_ID);
+        assert!(matches!(o, Outcome::Restored(Restored { mode: Mode::Locked, .. })) == (boot > 0), "{o:?}");
+        let mut w = Watch::new(&tap);
+        // Before the first frame, as the boards do (the lock, on the first boot, is a change).
+        if boot == 0 {
+            tap.lock();
+        }
+        assert!(w.due(&tap, boot == 0), "boot {boot}: due before the first frame");
+        save(&mut f, &tap, LINK, 0).unwrap();
+        let first = tap.last_alert_seq();
+        let mut got = Vec::new();
+        while tap.last_alert_seq() - first < n {
+            tap.process(ts, &outbound(peer));
+            (peer, ts) = (peer + 1, ts + 1000);
+            if w.due(&tap, false) && watch_numbers {
+                save(&mut f, &tap, LINK, 0).unwrap();
+            }
+            got.extend(tap.alerts_since(got.last().copied().unwrap_or(first)).map(|a| a.seq));
+        }
+        // One alert per peer (and one for the device, new to each boot's tap), all read.
+        assert_eq!(got.len() as u32, tap.last_alert_seq() - first, "boot {boot}");
+        read.push(got);
+        // The power goes: the tap is dropped without a save.
+    }
+    read
+}
+
+#[test]
+fn alert_numbers_never_repeat_across_power_cuts() {
+    // Boots raising none, a few, more than half a reservation, more than a whole one.
+    let read = boots(&[300, 0, 2500, 7, 9000, 1], true);
+    let mut before = 0;
+    for (boot, seqs) in read.iter().enumerate() {
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "boot {boot}");
+        if let Some(first) = seqs.first() {
+            assert!(*first > before, "boot {boot}: {first} after {before} before the cut");
+        }
+        before = seqs.last().copied().unwrap_or(before);
+    }
+    // A restored tap's first number is just above the floor of the last save.
+    assert_eq!(read[0][0], 1);
+    // Boot 0 reserved 1..=4096 before its first frame and used 300 of them; boot 1 reserved
+    // 4097..=8192 and used none.
+    assert_eq!(read[2][0], 2 * ALERT_SEQ_GAP + 1);
+    // Without the saves for the numbers' sake (at boot and on changes only), 9,000 alerts
+    // outrun the boot's reservation and the next boot gives their numbers again.
+    let read = boots(&[9000, 1], false);
+    assert_eq!(read[1][0], ALERT_SEQ_GAP + 1, "the contrast: a repeat");
+    assert!(read[0].contains(&read[1][0]));
 }
