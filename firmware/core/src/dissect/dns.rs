@@ -453,13 +453,20 @@ impl Fnv {
     }
     /// Adds a part: its bytes, case folded, and a 0xff after them.
     fn part(self, p: &[u8]) -> Self {
+        self.bytes(p).bytes(&[0xff])
+    }
+    /// Adds bytes, case folded (a part in pieces; [`Fnv::part`] ends it).
+    fn bytes(self, p: &[u8]) -> Self {
         let mut h = self.0;
-        for &b in p.iter().chain(&[0xffu8]) {
+        for &b in p {
             h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
         }
         Fnv(h)
     }
 }
+
+/// The first twelve bytes of an IPv4 address as an IPv6 one (`IpAddr::to_bytes16`).
+const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /// What [`address`] hashes of the owner name, kept while the same name is the owner.
 #[derive(Default)]
@@ -468,6 +475,8 @@ struct OwnerHashes {
     generation: u32,
     /// [`hash`] tag 1 after the owner part.
     addr: Option<Fnv>,
+    /// The same, then the twelve bytes every IPv4 address starts with as an IPv6 one.
+    addr_v4: Option<Fnv>,
     /// [`hash`] tag 5 of the name the owner gives its sender.
     name: Option<u64>,
 }
@@ -476,7 +485,7 @@ impl OwnerHashes {
     /// Forgets them when the owner name changed.
     fn follow(&mut self, generation: u32) {
         if self.generation != generation {
-            *self = OwnerHashes { generation, addr: None, name: None };
+            *self = OwnerHashes { generation, addr: None, addr_v4: None, name: None };
         }
     }
 }
@@ -655,7 +664,12 @@ fn address<S: Sink + ?Sized>(
     }
     let multicast = flavor != Flavor::Dns;
     let prefix = *hashes.addr.get_or_insert_with(|| Fnv::new(1).part(owner));
-    if seen.first(prefix.part(&addr.to_bytes16()).0) {
+    let h = match addr {
+        // `hash(1, &[owner, &addr.to_bytes16()])`, its constant IPv4 part hashed once.
+        IpAddr::V4(a) => hashes.addr_v4.get_or_insert_with(|| prefix.bytes(&V4_MAPPED)).part(&a),
+        IpAddr::V6(a) => prefix.part(&a),
+    };
+    if seen.first(h.0) {
         sink.fact(ctx, &Fact::DnsAddr { name: owner, addr, multicast });
     }
     let (name, source) = match flavor {
@@ -1085,6 +1099,16 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn hashes_in_pieces_are_the_whole_hashes() {
+        for a in [[10, 0, 0, 1], [0x41, 0x5a, 0xff, 0], [192, 168, 1, 254]] {
+            let v4 = IpAddr::V4(a);
+            assert_eq!(v4.to_bytes16()[..12], V4_MAPPED);
+            let whole = hash(1, &[b"Host.Local", &v4.to_bytes16()]);
+            assert_eq!(Fnv::new(1).part(b"host.local").bytes(&V4_MAPPED).part(&a).0, whole);
         }
     }
 
