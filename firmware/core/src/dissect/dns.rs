@@ -152,20 +152,27 @@ impl Name {
         self.buf.clear();
         (self.labels, self.first) = (0, 0);
     }
-    fn push_label(&mut self, label: &[u8]) -> Result<()> {
-        let dot = usize::from(self.labels > 0);
-        let end = self.buf.len().checked_add(dot).and_then(|n| n.checked_add(label.len())).ok_or(Error::Malformed)?;
-        if end > MAX_NAME {
-            return Err(Error::Malformed);
-        }
-        if dot == 1 {
+    /// Appends a run of labels as it is on the wire (`len label len label ...`, checked by
+    /// the caller, `labels` of them, the first `first` bytes long): copied at once, then the
+    /// inner length bytes become dots.
+    fn push_run(&mut self, run: &[u8], labels: usize, first: usize) -> Result<()> {
+        let Some((_, text)) = run.split_first() else { return Ok(()) };
+        if self.labels > 0 {
             self.buf.push(b'.').map_err(|_| Error::Malformed)?;
+        } else {
+            self.first = first;
         }
-        self.buf.extend_from_slice(label).map_err(|_| Error::Malformed)?;
-        if self.labels == 0 {
-            self.first = label.len();
+        let base = self.buf.len();
+        self.buf.extend_from_slice(text).map_err(|_| Error::Malformed)?;
+        let copied = self.buf.get_mut(base..).unwrap_or_default();
+        // Bounded by the run: every pass moves past a label.
+        let mut at = first;
+        while let Some(len) = copied.get_mut(at) {
+            let next = at.saturating_add(1).saturating_add(usize::from(*len));
+            *len = b'.';
+            at = next;
         }
-        self.labels = self.labels.saturating_add(1);
+        self.labels = self.labels.saturating_add(labels);
         Ok(())
     }
 }
@@ -225,17 +232,29 @@ fn decode(msg: &[u8], start: usize, name: &mut Name) -> Result<(usize, Held)> {
                 return Ok((after.unwrap_or(pos.saturating_add(1)), held));
             }
             0x00 => {
-                let l = usize::from(len);
-                let from = pos.checked_add(1).ok_or(Error::Truncated)?;
-                let to = from.checked_add(l).ok_or(Error::Truncated)?;
-                let label = msg.get(from..to).ok_or(Error::Truncated)?;
-                wire = wire.saturating_add(1 + l);
-                // Room must remain for the final zero octet.
-                if wire >= MAX_NAME {
-                    return Err(Error::Malformed);
+                // A run of labels, up to a pointer or the end: each checked in turn, then all
+                // copied at once.
+                let (run, mut labels, mut first) = (pos, 0usize, 0usize);
+                let mut len = len;
+                while len != 0 && len & 0xc0 == 0 {
+                    let l = usize::from(len);
+                    let to = pos.checked_add(1 + l).ok_or(Error::Truncated)?;
+                    if to > msg.len() {
+                        return Err(Error::Truncated);
+                    }
+                    wire = wire.saturating_add(1 + l);
+                    // Room must remain for the final zero octet (this also bounds the run).
+                    if wire >= MAX_NAME {
+                        return Err(Error::Malformed);
+                    }
+                    if labels == 0 {
+                        first = l;
+                    }
+                    labels += 1;
+                    pos = to;
+                    len = *msg.get(pos).ok_or(Error::Truncated)?;
                 }
-                name.push_label(label)?;
-                pos = to;
+                name.push_run(msg.get(run..pos).unwrap_or_default(), labels, first)?;
             }
             0xc0 => {
                 let lo = *msg.get(pos.saturating_add(1)).ok_or(Error::Truncated)?;
@@ -1100,6 +1119,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn runs_of_labels_around_pointers() {
+        // `x\0y` `.` then a pointer to `a` `b.c` `\x3f`, read from the middle too.
+        let mut m = std::vec![1, b'a', 3, b'b', b'.', b'c', 1, 0x3f, 0];
+        let at = m.len();
+        m.extend_from_slice(&[3, b'x', 0, b'y', 1, b'.', 0xc0, 0]);
+        let (n, end) = read_name(&m, at).unwrap();
+        assert_eq!((n.as_bytes(), end), (&b"x\0y...a.b.c.\x3f"[..], m.len()));
+        assert_eq!((n.labels(), n.first_label(), n.rest()), (5, &b"x\0y"[..], &b"..a.b.c.\x3f"[..]));
+        let (n, _) = read_name(&m, 2).unwrap();
+        assert_eq!((n.as_bytes(), n.labels(), n.first_label()), (&b"b.c.\x3f"[..], 2, &b"b.c"[..]));
     }
 
     #[test]
