@@ -2,10 +2,12 @@
 //! management link. Thin: the portable crates do the work; `hw` is the only module that
 //! touches hardware (and the only one with `unsafe`).
 //!
-//! Boot: the baseline, policy, learning mode and link counter floor saved in the emulated
-//! flash (`hw::EmuFlash`) are restored into the fresh tap before the first frame is taken;
-//! the tap's image is saved again whenever an accepted request changed its configuration or
-//! learning locked by itself.
+//! Boot: the baseline, policy, learning mode, link counter floor and alerts' sequence floor
+//! saved in the emulated flash (`hw::EmuFlash`) are restored into the fresh tap before the
+//! first frame is taken, and the image saved again at once (reserving the next alert
+//! numbers, see `wardtap_persist::image`); it is saved again whenever an accepted request
+//! changed the tap's configuration, learning locked by itself, or the alerts used half the
+//! numbers the last save reserved.
 //!
 //! Main loop, no interrupt handlers: take up to [`FRAMES_PER_ROUND`] frames into the core,
 //! move the pending response a little further out of the UART, take request bytes while no
@@ -141,6 +143,11 @@ fn main() -> ! {
     };
     let mut watch = Watch::new(tap);
     let mut server = Server::new(key, tap_id, floor, env!("CARGO_PKG_VERSION"), "mps2-an386");
+    // The restored tap numbers its alerts from the saved floor up (a new one from 1): reserve
+    // the next numbers before the first frame can raise an alert.
+    if watch.due(tap, false) {
+        save(&mut flash, tap, Link { tap_id, floor: server.last_counter() }, clock.frames_us());
+    }
     defmt::info!(
         "wardtap {} on mps2-an386: tap id {}, {}, core state {} bytes",
         env!("CARGO_PKG_VERSION"),
@@ -191,11 +198,7 @@ fn main() -> ! {
         if watch.due(tap, server.take_changed()) {
             // The emulated flash erases and programs at once: saved in this round, before
             // the response to the request that asked for it has gone out.
-            let link = Link { tap_id, floor: server.last_counter() };
-            match image::save(&mut flash, tap, link, clock.frames_us()) {
-                Ok(s) => defmt::info!("persist: saved {}", s),
-                Err(e) => defmt::error!("persist: save failed: {}", e),
-            }
+            save(&mut flash, tap, Link { tap_id, floor: server.last_counter() }, clock.frames_us());
         }
         if !busy {
             // Clear the wake-up sources and re-arm them, then look once more: an event after
@@ -208,6 +211,14 @@ fn main() -> ! {
                 hw::sleep();
             }
         }
+    }
+}
+
+/// Saves the tap's image (erase and program at once on the emulated flash).
+fn save(flash: &mut hw::EmuFlash, tap: &Tap, link: Link, frames_us: u64) {
+    match image::save(flash, tap, link, frames_us) {
+        Ok(s) => defmt::info!("persist: saved {}", s),
+        Err(e) => defmt::error!("persist: save failed: {}", e),
     }
 }
 

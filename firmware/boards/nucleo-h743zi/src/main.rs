@@ -4,14 +4,17 @@
 //! `wardtap-persist`); `hw`, `monitor` and `storage` are the only modules that touch
 //! hardware.
 //!
-//! Boot: the baseline, policy, learning mode and link counter floor saved in flash are
-//! restored into the fresh tap before the first frame is taken.
+//! Boot: the baseline, policy, learning mode, link counter floor and alerts' sequence floor
+//! saved in flash are restored into the fresh tap before the first frame is taken; then,
+//! still before the first frame, the image is saved again, waiting for the sector erase
+//! (1–2 s): the restored tap numbers its alerts from the saved floor up, and the next
+//! numbers must be reserved in flash before it can raise one (see `wardtap_persist::image`).
 //!
 //! Main loop, as on the emulated board: take up to [`FRAMES_PER_ROUND`] frames into the
 //! core, move the pending response a little further out to the UART, take request bytes
 //! while no response is pending; save the tap's image when an accepted request changed its
-//! configuration or learning locked by itself (the sector erase runs in the background, see
-//! `storage`); when nothing was done, sleep until the ETH DMA, the UART or the 1 kHz tick
+//! configuration, learning locked by itself, or the alerts used half the sequence numbers
+//! the last save reserved (the sector erase runs in the background, see `storage`); when nothing was done, sleep until the ETH DMA, the UART or the 1 kHz tick
 //! raises an interrupt. Serving one request is bounded (one page), so frames wait at most
 //! that long in the DMA's receive ring ([`monitor::RX_FRAMES`]).
 #![no_std]
@@ -93,6 +96,17 @@ fn main() -> ! {
     let floor = persist.restore(tap, tap_id);
     let mut watch = Watch::new(tap);
     let mut server = Server::new(key, tap_id, floor, env!("CARGO_PKG_VERSION"), "nucleo-h743zi");
+    if watch.due(tap, false) {
+        // Reserve the next alert numbers before the first frame can raise an alert, waiting
+        // for the erase: frames meanwhile wait in the DMA ring, then are dropped (counted).
+        // Bounded: `poll` gives the erase up after `storage::ERASE_TIMEOUT_US`.
+        persist.request();
+        while persist.busy() {
+            watchdog.pet();
+            let (now, frames_clock) = (clock.micros.now_us(), clock.now_us());
+            persist.poll(tap, Link { tap_id, floor: server.last_counter() }, now, frames_clock);
+        }
+    }
     defmt::info!(
         "wardtap {} on nucleo-h743zi: tap id {}, {}, counter floor {}, core state {} bytes",
         env!("CARGO_PKG_VERSION"),
@@ -132,7 +146,8 @@ fn main() -> ! {
         }
         if watch.due(tap, server.take_changed()) {
             // A new policy or learning state (and the request's counter as the floor, so it
-            // cannot be replayed after a reboot), or learning locked by itself.
+            // cannot be replayed after a reboot), learning locked by itself, or alert numbers
+            // to reserve.
             persist.request();
         }
         if persist.busy() {

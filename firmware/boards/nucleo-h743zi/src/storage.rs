@@ -1,8 +1,9 @@
 //! The tap's data in the H743's flash (bank 2, see memory.x): the provisioning record, and
 //! `firmware/persist`'s two slots A and B laid out by [`crate::slots`] (the H7 programs
 //! 32-byte words, each once between erases), holding the tap's image
-//! ([`wardtap_persist::image`]: baseline, policy rules, learning mode, and the link's
-//! request-counter floor, so that requests captured before a reboot stay refused).
+//! ([`wardtap_persist::image`]: baseline, policy rules, learning mode, the link's
+//! request-counter floor, so that requests captured before a reboot stay refused, and the
+//! alerts' sequence floor, so that alert numbers do not start again after a reboot).
 //!
 //! A save does not stop frame processing for the sector erase (about 1–2 s; the datasheet
 //! allows up to 4 s at x8 parallelism; x32 is set here): [`Persist`] starts the erase of
@@ -109,14 +110,15 @@ impl Persist {
         match image::restore(&self.slots, tap, tap_id) {
             Outcome::Restored(r) => {
                 defmt::info!(
-                    "persist: restored slot {} (seq {}): {} rules, {} baseline entries ({} refused), {}, floor {}",
+                    "persist: restored slot {} (seq {}): {} rules, {} baseline entries ({} refused), {}, floor {}, alerts after {}",
                     r.slot,
                     r.seq,
                     r.rules,
                     r.entries,
                     r.refused,
                     r.mode,
-                    r.link.floor
+                    r.link.floor,
+                    r.alerts_floor
                 );
                 r.link.floor
             }
@@ -171,13 +173,14 @@ impl Persist {
                     }
                     match image::save_erased(&mut self.slots, target, tap, link, clock_us) {
                         Ok(s) => defmt::info!(
-                            "persist: saved slot {} (seq {}): {} bytes, {} rules, {} baseline entries, floor {}",
+                            "persist: saved slot {} (seq {}): {} bytes, {} rules, {} baseline entries, floor {}, alerts floor {}",
                             s.slot,
                             s.seq,
                             s.bytes,
                             s.rules,
                             s.entries,
-                            link.floor
+                            link.floor,
+                            s.alerts_floor
                         ),
                         Err(e) => defmt::error!("persist: save failed: {}", e),
                     }

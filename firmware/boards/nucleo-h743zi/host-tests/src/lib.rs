@@ -296,15 +296,19 @@ mod tests {
         assert!(image::MAX_IMAGE_LEN + HEADER_LEN <= s.slot_len());
         let link = Link { tap_id: 3, floor: 99 };
         for round in 0..3u32 {
+            tap.resume_alerts_after(round * 1000);
             let saved = image::save(&mut s, &tap, link, 0).unwrap();
             assert_eq!((saved.slot, saved.entries), ((round % 2) as u8, 700));
+            let floor = round * 1000 + image::ALERT_SEQ_GAP;
             let mut back = Box::new(Tap::new(1));
             match image::restore(&s, &mut back, 3) {
-                Outcome::Restored(r) => {
-                    assert_eq!((r.entries, r.refused, r.mode, r.link), (700, 0, Mode::Locked, link))
-                }
+                Outcome::Restored(r) => assert_eq!(
+                    (r.entries, r.refused, r.mode, r.link, r.alerts_floor),
+                    (700, 0, Mode::Locked, link, floor)
+                ),
                 o => panic!("{o:?}"),
             }
+            assert_eq!(back.last_alert_seq(), floor);
             let set = |t: &Tap| t.baseline_export().map(|e| e.0).collect::<std::collections::BTreeSet<_>>();
             assert_eq!(set(&back), set(&tap));
         }
