@@ -125,5 +125,16 @@ fn baseline_policy_and_counter_floor_survive_a_power_cut() {
     assert!(allowed(&after) > 0);
     // Which a tap that forgot does not (the comparison has teeth).
     assert!(allowed(&replayed(name, None)) < allowed(&after));
+    // Alert numbers go on above every number the host saw before the cut (it keys alerts by
+    // tap and number): the image reserved them, 4,096 past the last number at its last save.
+    let seqs = |d: &Value| -> Vec<u64> {
+        d["alerts"].as_array().unwrap().iter().map(|a| a["seq"].as_u64().unwrap()).collect()
+    };
+    let (seen, later) = (seqs(&before), seqs(&after));
+    assert!(!seen.is_empty() && !later.is_empty(), "alerts on both sides of the cut: {seen:?} {later:?}");
+    let last_seen = *seen.iter().max().unwrap();
+    let first_later = *later.iter().min().unwrap();
+    assert!(first_later > last_seen, "alert {first_later} after the cut, {last_seen} before it");
+    assert!(first_later > 4096, "{first_later}");
     assert_eq!(rep2["monitor_tx_frames"], 0);
 }
