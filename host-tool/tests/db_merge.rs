@@ -324,3 +324,30 @@ fn postgres_mac_ids_survive_migration() {
     let pg = Postgres::start();
     mac_ids_survive_migration(&pg.database("v4old"), &pg.database("v4fresh"));
 }
+
+/// A new SQLite database gets 16 KiB pages; one made with another page size keeps it (SQLite
+/// cannot change it in WAL mode) and works the same. Both stay in WAL mode.
+#[test]
+fn sqlite_page_size_only_for_new_databases() {
+    let (_d, f) = sqlite("pages-new");
+    let (_e, g) = sqlite("pages-old");
+    {
+        let c = rusqlite::Connection::open(&g).unwrap();
+        c.execute_batch("PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (x);").unwrap();
+    }
+    for (spec, page) in [(&f, 16384), (&g, 4096)] {
+        let mut db = Db::open(spec).unwrap();
+        let s = synthetic::summary(9, 300, 0, T0);
+        assert_eq!(db.merge(&s).unwrap().new_assets, 300);
+        assert_eq!(db.merge(&s).unwrap().rows_changed, 0);
+        drop(db);
+        let c = rusqlite::Connection::open(spec).unwrap();
+        let pragma = |name: &str| -> String {
+            c.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, rusqlite::types::Value>(0))
+                .map(|v| format!("{v:?}"))
+                .unwrap()
+        };
+        assert_eq!(pragma("page_size"), format!("Integer({page})"));
+        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+    }
+}
