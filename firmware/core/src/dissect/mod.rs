@@ -210,6 +210,7 @@ pub struct DissectCounters {
 /// The dissection pipeline: owns the small per-flow state it needs and its counters.
 pub struct Pipeline {
     flows: FlowTable,
+    ja4: tls::Ja4Memo,
     /// What was counted so far.
     pub counters: DissectCounters,
 }
@@ -217,7 +218,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// A new pipeline; `seed` perturbs hash placement only (never results).
     pub const fn new(seed: u32) -> Self {
-        Pipeline { flows: FlowTable::new(seed), counters: DissectCounters::zero() }
+        Pipeline { flows: FlowTable::new(seed), ja4: tls::Ja4Memo::new(), counters: DissectCounters::zero() }
     }
 
     /// Flows currently tracked.
@@ -452,7 +453,7 @@ impl Pipeline {
         }
         let (layer, r) = match payload {
             [b'S', b'S', b'H', b'-', ..] => (Layer::Ssh, ssh::dissect(ctx, payload, sink)),
-            [0x16, 0x03, ..] => (Layer::Tls, tls::dissect(ctx, payload, sink)),
+            [0x16, 0x03, ..] => (Layer::Tls, tls::dissect_memo(ctx, payload, sink, &mut self.ja4)),
             [hl7::MLLP_START, ..] => (Layer::Hl7, hl7::dissect(ctx, payload, sink)),
             [1 | 2, 0, ..] => (Layer::Dicom, dicom::dissect(ctx, payload, sink)),
             _ if http::looks_like_http(payload) => (Layer::Http, http::dissect(ctx, payload, sink)),

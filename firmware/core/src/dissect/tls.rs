@@ -84,6 +84,12 @@ mod ext {
 /// Emits `Speaks(Tls)` for any handshake record and, for a ClientHello,
 /// `TlsClientHello { sni, alpn, ja4 }`.
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
+    dissect_memo(ctx, payload, sink, &mut Ja4Memo::new())
+}
+
+/// [`dissect`] with a memo of JA4 hashes from earlier ClientHellos (the pipeline keeps one:
+/// a client stack sends the same lists again and again, and SHA-256 is most of the cost).
+pub fn dissect_memo<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S, memo: &mut Ja4Memo) -> Result<()> {
     if payload.get(record::CONTENT_TYPE) != Some(&CONTENT_HANDSHAKE) || payload.get(record::VERSION_MAJOR) != Some(&3) {
         return Err(Error::NotMine);
     }
@@ -107,7 +113,7 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let hello = ClientHello::parse(hello.get(..hs_len).unwrap_or(hello), cut)?;
     // A fingerprint over part of the extensions would be a wrong fingerprint: a cut hello
     // reports its SNI and ALPN but no JA4.
-    let ja4 = if cut { heapless::Vec::new() } else { hello.ja4()? };
+    let ja4 = if cut { heapless::Vec::new() } else { hello.ja4(memo)? };
     sink.fact(ctx, &Fact::TlsClientHello { sni: hello.sni, alpn: hello.alpn.filter(|a| !a.is_empty()), ja4: &ja4 });
     if cut {
         Err(Error::Truncated)
@@ -242,7 +248,7 @@ impl<'a> ClientHello<'a> {
     }
 
     /// The JA4 fingerprint text.
-    fn ja4(&self) -> Result<heapless::Vec<u8, JA4_LEN>> {
+    fn ja4(&self, memo: &mut Ja4Memo) -> Result<heapless::Vec<u8, JA4_LEN>> {
         let mut ciphers = [0u16; MAX_CIPHERS];
         let ciphers = collect(u16s(self.ciphers).filter(|v| !is_grease(*v)), &mut ciphers)?;
         ciphers.sort_unstable();
@@ -261,9 +267,9 @@ impl<'a> ClientHello<'a> {
         put(&two_digits(n_ext))?;
         put(&alpn_code(self.alpn))?;
         put(b"_")?;
-        put(&hash12(ciphers, &[]))?;
+        put(&memo.hash12(ciphers, &[]))?;
         put(b"_")?;
-        put(&hash12(exts, self.sig_algs))?;
+        put(&memo.hash12(exts, self.sig_algs))?;
         Ok(out)
     }
 }
@@ -364,6 +370,67 @@ const HEX2: [[u8; 2]; 256] = {
     }
     t
 };
+
+/// Items of a memo key: both lists and their lengths (longer inputs are not memoised;
+/// real client stacks send 15-40 ciphers and 10-25 extensions and signature algorithms).
+const MEMO_KEY: usize = 64;
+/// Memo entries.
+const MEMO_ENTRIES: usize = 8;
+
+/// The last [`hash12`] results by their exact input, direct-mapped. A hit returns what
+/// hashing the same input again would: the whole input is the key, compared in full.
+pub struct Ja4Memo {
+    entries: [MemoEntry; MEMO_ENTRIES],
+}
+
+#[derive(Clone, Copy)]
+struct MemoEntry {
+    /// Key length in items (0: empty).
+    len: u8,
+    key: [u16; MEMO_KEY],
+    out: [u8; 12],
+}
+
+impl Default for Ja4Memo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ja4Memo {
+    /// An empty memo.
+    pub const fn new() -> Self {
+        Ja4Memo { entries: [MemoEntry { len: 0, key: [0; MEMO_KEY], out: [0; 12] }; MEMO_ENTRIES] }
+    }
+
+    /// [`hash12`], from the memo when the same input was hashed lately.
+    fn hash12(&mut self, list: &[u16], sig_algs: &[u8]) -> [u8; 12] {
+        // The key: list length, list, then the non-GREASE signature algorithms.
+        let mut key = [0u16; MEMO_KEY];
+        let mut n = 0;
+        let items = core::iter::once(list.len() as u16)
+            .chain(list.iter().copied())
+            .chain(u16s(sig_algs).filter(|v| !is_grease(*v)));
+        for v in items {
+            let Some(k) = key.get_mut(n) else { return hash12(list, sig_algs) };
+            *k = v;
+            n += 1;
+        }
+        let key = key.get(..n).unwrap_or(&[]);
+        let ix = key.iter().fold(0u32, |h, &v| (h ^ u32::from(v)).wrapping_mul(0x0100_0193)) as usize % MEMO_ENTRIES;
+        let Some(e) = self.entries.get_mut(ix) else { return hash12(list, sig_algs) };
+        if usize::from(e.len) == n && e.key.get(..n) == Some(key) {
+            return e.out;
+        }
+        let out = hash12(list, sig_algs);
+        e.len = n as u8;
+        if let Some(k) = e.key.get_mut(..n) {
+            k.copy_from_slice(key);
+        }
+        e.out = out;
+        out
+    }
+}
 
 /// First 12 hex digits of SHA-256 over `list` as comma-separated hex, then, when
 /// `sig_algs` is not empty, `_` and the non-GREASE signature algorithms in wire order.
@@ -718,6 +785,37 @@ mod tests {
             let mut p = std::vec![22, 3, 1, (tail.len() >> 8) as u8, tail.len() as u8, 1, 0];
             p.extend_from_slice(&tail);
             let _ = run(&p);
+        }
+    }
+
+    /// The memo answers what hashing would: for repeated, interleaved, colliding and
+    /// too-long inputs, with and without signature algorithms.
+    #[test]
+    fn memo_gives_the_hash_of_the_same_input() {
+        extern crate std;
+        use std::{vec, vec::Vec};
+        let mut memo = Ja4Memo::new();
+        let mut x: u32 = 7;
+        let mut rnd = |n: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % n
+        };
+        let mut inputs: Vec<(Vec<u16>, Vec<u8>)> = Vec::new();
+        for i in 0..40 {
+            let len = [0, 1, 3, 15, 40, 62, 63, 64, 100][i % 9];
+            let list: Vec<u16> = (0..len).map(|_| rnd(0x1_0000) as u16).collect();
+            let sigs: Vec<u8> = (0..rnd(3) * 6).map(|_| rnd(256) as u8).collect();
+            inputs.push((list, sigs));
+        }
+        // Same list, other signature algorithms; a GREASE one that must not count.
+        inputs.push((vec![1, 2, 3], vec![0x04, 0x03]));
+        inputs.push((vec![1, 2, 3], vec![0x1a, 0x1a, 0x04, 0x03]));
+        inputs.push((vec![1, 2, 3], vec![]));
+        for _ in 0..2_000 {
+            let (list, sigs) = &inputs[rnd(inputs.len() as u32) as usize];
+            assert_eq!(memo.hash12(list, sigs), hash12(list, sigs), "{list:?} {sigs:?}");
         }
     }
 }
