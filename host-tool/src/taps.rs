@@ -131,12 +131,23 @@ pub struct Pulled {
     pub acked: Option<u32>,
 }
 
-fn summary(entry: &TapEntry, p: crate::pull::Pulled) -> Summary {
+/// The pulled state as a summary taken at `time`, its alert numbers moved up by `base`
+/// ([`Db::alert_base_for_pull`]).
+fn summary(entry: &TapEntry, p: crate::pull::Pulled, time: i64, base: u32) -> Summary {
     Summary {
         tap: entry.id.clone(),
         ward: entry.ward.clone(),
-        time: u64::try_from(db::now_us()).unwrap_or(0),
-        alerts: p.alerts.iter().filter(|a| !a.acknowledged).map(SummaryAlert::from).collect(),
+        time: u64::try_from(time).unwrap_or(0),
+        alerts: p
+            .alerts
+            .iter()
+            .filter(|a| !a.acknowledged)
+            .map(|a| {
+                let mut x = SummaryAlert::from(a);
+                x.seq = x.seq.saturating_add(base);
+                x
+            })
+            .collect(),
         ledger: p.ledger.iter().map(SummaryLedger::from).collect(),
         counters: p.status.counters,
         assets: p.assets,
@@ -150,20 +161,25 @@ fn pull_with<L: Line>(db: &mut Db, entry: &TapEntry, mut c: Client<L>) -> Result
     // Alerts the tap already had acknowledged (a run that died after telling the tap and
     // before noting it) are stored; note it now.
     let told = p.alerts.iter().filter(|a| a.acknowledged).map(|a| a.seq).max();
-    let s = summary(entry, p);
-    let stored = db::commit_then_ack(db, &s, |seq| match c.call(&Request::Acknowledge { seq }) {
-        Ok(Response::Acknowledged { .. }) => Ok(()),
-        Ok(r) => Err(format!("unexpected answer {r:?}")),
-        Err(e) => Err(e.to_string()),
-    })?;
+    // The tap's own numbers may have started again (a restart that lost its state): the
+    // database stores them above a base that moves on then.
+    let now = db::now_us();
+    let base = db.alert_base_for_pull(&entry.id, &entry.ward, now, p.status.uptime_s)?;
+    let s = summary(entry, p, now, base);
+    let stored =
+        db::commit_then_ack(db, &s, |seq| match c.call(&Request::Acknowledge { seq: seq.saturating_sub(base) }) {
+            Ok(Response::Acknowledged { .. }) => Ok(()),
+            Ok(r) => Err(format!("unexpected answer {r:?}")),
+            Err(e) => Err(e.to_string()),
+        })?;
     if let Some(seq) = told {
-        db.mark_tap_acked(&entry.id, seq)?;
+        db.mark_tap_acked(&entry.id, seq.saturating_add(base))?;
     }
     Ok(Pulled {
         assets: s.assets.len(),
         new_assets: stored.stats.new_assets,
         new_alerts: stored.stats.new_alerts,
-        acked: stored.acked,
+        acked: stored.acked.map(|seq| seq.saturating_sub(base)),
     })
 }
 

@@ -300,7 +300,10 @@ impl Db {
     /// Merges one summary in one transaction. Idempotent.
     pub fn merge(&mut self, s: &Summary) -> Result<MergeStats, DbError> {
         let layout = merge::Layout::of(self.version);
-        self.transaction(|c| merge::merge(c, s, layout))
+        let t = std::time::Instant::now();
+        let r = self.transaction(|c| merge::merge(c, s, layout));
+        merge::PH.lock().unwrap()[10] += t.elapsed().as_secs_f64();
+        r
     }
 
     /// Merges one summary and syncs the commit to disk before returning, even where plain
@@ -320,6 +323,41 @@ impl Db {
     pub fn alert_seq(&mut self, tap: &str) -> Result<u32, DbError> {
         let row = self.conn.query_opt("SELECT alert_seq FROM taps WHERE id = ?", params![tap])?;
         Ok(row.and_then(|r| r.first().and_then(Value::opt_int)).unwrap_or(0).clamp(0, u32::MAX.into()) as u32)
+    }
+
+    /// The base to add to the sequence numbers of alerts pulled from `tap` now, whose status
+    /// says it has been up `uptime_s` seconds.
+    ///
+    /// A tap numbers its alerts itself, and a tap restarted without its saved state (flash
+    /// wiped, replaced under the same id, older firmware) starts again at 1: stored as they
+    /// are, its new alerts would be taken for old ones (the database keys alerts by tap and
+    /// number). So when the uptime is less than the previous pull's plus the time since (with
+    /// 2 minutes and 2 % of slack for clock drift), the base moves past every number stored
+    /// for the tap. The base and uptime are written before the alerts are merged: a crash in
+    /// between leaves a base that the next pull keeps, never one that moves twice.
+    pub fn alert_base_for_pull(&mut self, tap: &str, ward: &str, now_us: i64, uptime_s: u32) -> Result<u32, DbError> {
+        self.transaction(|c| {
+            let row = c.query_opt("SELECT alert_base, tap_uptime, tap_uptime_at, alert_seq FROM taps WHERE id = ?", params![tap])?;
+            let int = |r: &Option<backend::Row>, i: usize| r.as_ref().and_then(|r| r.get(i)).and_then(Value::opt_int);
+            let (base, seen_up, seen_at, max_seq) = (int(&row, 0).unwrap_or(0), int(&row, 1), int(&row, 2), int(&row, 3));
+            let restarted = match (seen_up, seen_at) {
+                (Some(up), Some(at)) => {
+                    let since = now_us.saturating_sub(at).max(0) / 1_000_000;
+                    i64::from(uptime_s) + 120 + since / 50 < up.saturating_add(since)
+                }
+                _ => false,
+            };
+            let base = if restarted { base.max(max_seq.unwrap_or(0)) } else { base }.clamp(0, u32::MAX.into());
+            // A tap not stored yet gets its row now, last pulled one µs before this pull so
+            // that merging this pull still updates it.
+            c.exec(
+                "INSERT INTO taps (id, ward, first_pull, last_pull, alert_base, tap_uptime, tap_uptime_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET \
+                 alert_base = excluded.alert_base, tap_uptime = excluded.tap_uptime, tap_uptime_at = excluded.tap_uptime_at",
+                params![tap, ward, now_us, now_us.saturating_sub(1), base, i64::from(uptime_s), now_us],
+            )?;
+            Ok(base as u32)
+        })
     }
 
     /// Records that `tap` was told to drop its alerts up to `seq`.

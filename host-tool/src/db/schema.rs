@@ -244,6 +244,17 @@ CREATE INDEX asset_changes_asset ON asset_changes (asset, time);
 {restart_id(asset_changes)}
 ",
     },
+    Migration {
+        version: 5,
+        name: "where a pulled tap's alert numbers go: a base added to them, moved on when the tap restarted",
+        // `tap_uptime` is the tap's uptime (s) read at `tap_uptime_at` (µs): a later pull that
+        // finds less uptime than the time since then means the tap restarted in between.
+        sql: "
+ALTER TABLE taps ADD COLUMN alert_base BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE taps ADD COLUMN tap_uptime BIGINT;
+ALTER TABLE taps ADD COLUMN tap_uptime_at BIGINT;
+",
+    },
 ];
 
 /// The newest schema version this build knows.
