@@ -300,10 +300,7 @@ impl Db {
     /// Merges one summary in one transaction. Idempotent.
     pub fn merge(&mut self, s: &Summary) -> Result<MergeStats, DbError> {
         let layout = merge::Layout::of(self.version);
-        let t = std::time::Instant::now();
-        let r = self.transaction(|c| merge::merge(c, s, layout));
-        merge::PH.lock().unwrap()[10] += t.elapsed().as_secs_f64();
-        r
+        self.transaction(|c| merge::merge(c, s, layout))
     }
 
     /// Merges one summary and syncs the commit to disk before returning, even where plain
