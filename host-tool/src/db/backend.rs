@@ -176,21 +176,28 @@ pub(crate) fn abort_hook() {
     }
 }
 
-/// `?` → `$1, $2...` outside quoted strings.
+/// `?` → `$1, $2...` and `?N` → `$N` outside quoted strings.
 fn pg_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut n = 0;
     let mut quoted = false;
-    for c in sql.chars() {
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\'' => {
                 quoted = !quoted;
                 out.push(c);
             }
             '?' if !quoted => {
-                n += 1;
                 out.push('$');
-                out.push_str(&n.to_string());
+                if chars.peek().is_some_and(char::is_ascii_digit) {
+                    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                        out.push(d);
+                    }
+                } else {
+                    n += 1;
+                    out.push_str(&n.to_string());
+                }
             }
             _ => out.push(c),
         }
@@ -424,5 +431,6 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_outside_quotes() {
         assert_eq!(pg_placeholders("SELECT ?, '?', ?"), "SELECT $1, '?', $2");
+        assert_eq!(pg_placeholders("VALUES (?3, ?1), (?12, ?1) -- '?2'"), "VALUES ($3, $1), ($12, $1) -- '?2'");
     }
 }

@@ -129,6 +129,35 @@ struct Upsert {
     head: &'static str,
     width: usize,
     tail: &'static str,
+    /// Columns with one value for every row (the tap, its ward), bound once per statement.
+    shared: &'static [usize],
+}
+
+impl Upsert {
+    /// Values given per row.
+    const fn row_width(&self) -> usize {
+        self.width - self.shared.len()
+    }
+
+    /// `head VALUES (..), (..) tail` for `rows` rows: the shared columns are parameters 1, 2..,
+    /// the others numbered on from there, row after row.
+    fn sql(&self, rows: usize) -> String {
+        let mut next = self.shared.len();
+        let tuple = |_| {
+            let cols: Vec<String> = (0..self.width)
+                .map(|col| match self.shared.iter().position(|s| *s == col) {
+                    Some(i) => format!("?{}", i + 1),
+                    None => {
+                        next += 1;
+                        format!("?{next}")
+                    }
+                })
+                .collect();
+            format!("({})", cols.join(", "))
+        };
+        let tuples: Vec<String> = (0..rows).map(tuple).collect();
+        format!("{} VALUES {} {}", self.head, tuples.join(", "), self.tail)
+    }
 }
 
 /// Value history rows, for databases still at schema version 1 or 2 (tests of migrations).
@@ -139,6 +168,7 @@ const LEGACY_VALUES: Upsert = Upsert {
      first_seen = CASE WHEN excluded.first_seen < asset_values.first_seen THEN excluded.first_seen ELSE asset_values.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > asset_values.last_seen THEN excluded.last_seen ELSE asset_values.last_seen END \
      WHERE excluded.first_seen < asset_values.first_seen OR excluded.last_seen > asset_values.last_seen",
+    shared: &[],
 };
 
 const SIGHTINGS: Upsert = Upsert {
@@ -154,6 +184,7 @@ const SIGHTINGS: Upsert = Upsert {
      bytes_rx = CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.bytes_rx ELSE sightings.bytes_rx END \
      WHERE excluded.first_seen < sightings.first_seen OR excluded.last_seen > sightings.last_seen \
      OR excluded.fingerprint <> sightings.fingerprint",
+    shared: &[1, 2],
 };
 
 const EDGES: Upsert = Upsert {
@@ -167,6 +198,7 @@ const EDGES: Upsert = Upsert {
      frames = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.frames ELSE edges.frames END, \
      bytes = CASE WHEN excluded.last_seen > edges.last_seen THEN excluded.bytes ELSE edges.bytes END \
      WHERE excluded.first_seen < edges.first_seen OR excluded.last_seen > edges.last_seen",
+    shared: &[1],
 };
 
 const ALERTS: Upsert = Upsert {
@@ -177,6 +209,7 @@ const ALERTS: Upsert = Upsert {
      last_time = CASE WHEN excluded.last_time > alerts.last_time THEN excluded.last_time ELSE alerts.last_time END, \
      count = CASE WHEN excluded.count > alerts.count THEN excluded.count ELSE alerts.count END \
      WHERE excluded.last_time > alerts.last_time OR excluded.count > alerts.count",
+    shared: &[0, 1],
 };
 
 const LEDGER: Upsert = Upsert {
@@ -193,6 +226,7 @@ const LEDGER: Upsert = Upsert {
      WHERE excluded.first_seen < ledger.first_seen OR excluded.last_seen > ledger.last_seen \
      OR (excluded.name <> '' AND excluded.name <> ledger.name AND excluded.last_seen >= ledger.last_seen) \
      OR (excluded.allowed <> ledger.allowed AND excluded.last_seen >= ledger.last_seen)",
+    shared: &[0, 1],
 };
 
 const UPSERT_TAP: &str =
@@ -223,16 +257,18 @@ fn tuples(width: usize, rows: usize) -> String {
     vec![one; rows].join(", ")
 }
 
-/// Runs a multi-row upsert over `flat` (rows of `u.width` values, one after the other);
-/// returns rows changed.
-fn upsert(c: &mut Conn, u: &Upsert, flat: &[Value]) -> Result<u64, DbError> {
+/// Runs a multi-row upsert: `shared` holds the values of `u.shared`, `flat` the others (rows of
+/// `u.row_width()` values, one after the other); returns rows changed.
+fn upsert(c: &mut Conn, u: &Upsert, shared: &[Value], flat: Vec<Value>) -> Result<u64, DbError> {
     let mut n = 0;
-    let mut at = 0;
-    for len in chunks(flat.len() / u.width) {
-        let sql =
-            sql((u.head.as_ptr() as usize, len), || format!("{} VALUES {} {}", u.head, tuples(u.width, len), u.tail));
-        n += c.exec(&sql, &flat[at..at + len * u.width])?;
-        at += len * u.width;
+    let rows = flat.len() / u.row_width();
+    let mut values = flat.into_iter();
+    for len in chunks(rows) {
+        let sql = sql((u.head.as_ptr() as usize, len), || u.sql(len));
+        let mut p = Vec::with_capacity(shared.len() + len * u.row_width());
+        p.extend(shared.iter().cloned());
+        p.extend(values.by_ref().take(len * u.row_width()));
+        n += c.exec(&sql, &p)?;
     }
     Ok(n)
 }
@@ -559,7 +595,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
 
     let mut ids: HashMap<Mac, i64> = map(assets.len());
     let mut unchanged: HashSet<Mac> = set(0);
-    let mut sightings: Vec<Value> = Vec::with_capacity(assets.len() * SIGHTINGS.width);
+    let mut sightings: Vec<Value> = Vec::with_capacity(assets.len() * SIGHTINGS.row_width());
     let mut new_assets: Vec<Value> = Vec::new();
     for p in &mut assets {
         let r = p.rec;
@@ -649,8 +685,6 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         }
         sightings.extend([
             Value::Int(None), // the asset id, filled in below
-            (&tap).into(),
-            (&ward).into(),
             first.into(),
             last.into(),
             r.frames_tx.into(),
@@ -701,12 +735,13 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         if unchanged.contains(&p.rec.mac) {
             continue;
         }
-        if let Some(id) = sightings.get_mut(k * SIGHTINGS.width) {
+        if let Some(id) = sightings.get_mut(k * SIGHTINGS.row_width()) {
             *id = ids.get(&p.rec.mac).copied().into();
         }
         k += 1;
     }
-    st.rows_changed += upsert(c, &SIGHTINGS, &sightings)?;
+    let (tap, ward) = (Value::Shared(tap), Value::Shared(ward));
+    st.rows_changed += upsert(c, &SIGHTINGS, &[tap.clone(), ward.clone()], sightings)?;
     if legacy {
         let values: Vec<Value> = legacy_values
             .into_iter()
@@ -715,11 +750,11 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
                 row
             })
             .collect();
-        st.rows_changed += upsert(c, &LEGACY_VALUES, &values)?;
+        st.rows_changed += upsert(c, &LEGACY_VALUES, &[], values)?;
     }
 
     // Edges of assets whose record did not change are unchanged too (no traffic, no time).
-    let mut edges = Vec::with_capacity(s.edges.len() * EDGES.width);
+    let mut edges = Vec::with_capacity(s.edges.len() * EDGES.row_width());
     let mut edge_keys = set(s.edges.len());
     // Peer addresses as text, once each (a ward's devices talk to few servers).
     let mut peers: HashMap<IpAddr, Arc<str>> = map(64);
@@ -745,7 +780,6 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         }
         edges.extend([
             id.into(),
-            (&tap).into(),
             Value::Shared(Arc::clone(peers.entry(e.peer).or_insert_with(|| ip_text(e.peer).into()))),
             Value::Static(e.transport.name()),
             e.port.into(),
@@ -757,7 +791,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             (i64::from(e.last_seen) * 1_000_000).into(),
         ]);
     }
-    st.rows_changed += upsert(c, &EDGES, &edges)?;
+    st.rows_changed += upsert(c, &EDGES, std::slice::from_ref(&tap), edges)?;
 
     // Alerts: count the new ones first (the upsert does not say which rows were inserted).
     let mut alerts = Vec::with_capacity(s.alerts.len());
@@ -767,8 +801,6 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             st.new_alerts += 1;
         }
         alerts.extend([
-            (&tap).into(),
-            (&ward).into(),
             a.seq.into(),
             us(a.time).into(),
             us(a.last_time.max(a.time)).into(),
@@ -783,14 +815,12 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             a.evidence.as_str().into(),
         ]);
     }
-    st.rows_changed += upsert(c, &ALERTS, &alerts)?;
+    st.rows_changed += upsert(c, &ALERTS, &[tap.clone(), ward.clone()], alerts)?;
 
     let mut ledger = Vec::with_capacity(s.ledger.len());
     let mut keys = set(s.ledger.len());
     for l in s.ledger.iter().filter(|l| keys.insert((l.device, l.endpoint, &l.transport, l.port, &l.direction))) {
         ledger.extend([
-            (&tap).into(),
-            (&ward).into(),
             l.device.to_string().into(),
             l.endpoint.to_string().into(),
             l.transport.as_str().into(),
@@ -804,7 +834,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             l.allowed.into(),
         ]);
     }
-    st.rows_changed += upsert(c, &LEDGER, &ledger)?;
+    st.rows_changed += upsert(c, &LEDGER, &[tap, ward], ledger)?;
     Ok(st)
 }
 
@@ -897,6 +927,9 @@ mod tests {
         }
         assert_eq!(parse_mac("00:1b:17:00:01:11"), Some(Mac([0, 0x1b, 0x17, 0, 1, 0x11])));
         assert_eq!(parse_mac("00:1b"), None);
+        let u = Upsert { head: "INSERT INTO t (a, b, c)", width: 3, tail: "ON CONFLICT DO NOTHING", shared: &[1] };
+        assert_eq!(u.sql(2), "INSERT INTO t (a, b, c) VALUES (?2, ?1, ?3), (?4, ?1, ?5) ON CONFLICT DO NOTHING");
+        assert_eq!(SIGHTINGS.sql(1).matches('?').count(), SIGHTINGS.width);
         for m in [Mac([0; 6]), Mac([0xff; 6]), Mac([0x00, 0x1b, 0x17, 0, 1, 0x11]), Mac([0x80, 0, 0, 0, 0, 1])] {
             assert_eq!(mac_of_id(mac_id(&m)), Some(m));
         }
