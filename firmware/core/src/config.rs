@@ -1,9 +1,9 @@
 //! Every capacity and limit of the core, in one place.
 //!
 //! The whole [`crate::Tap`] must fit [`STATE_BUDGET`] on the MCU (a compile-time check in
-//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 854 KiB —
-//! edges ~300 KiB, assets ~225 KiB, strings ~145 KiB, peers ~50 KiB, baseline ~50 KiB,
-//! flows ~45 KiB, alerts/peer names/detector ~45 KiB. That suits a 1 MiB-RAM part
+//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 871,680 bytes
+//! (851 KiB) — edges ~300 KiB, assets ~225 KiB, strings ~145 KiB, peers ~50 KiB, baseline
+//! ~50 KiB, flows ~40 KiB, alerts/peer names/detector ~45 KiB. That suits a 1 MiB-RAM part
 //! (STM32H743); a 512 KiB part needs more compact asset, edge and string records, not
 //! smaller minimums (1,024 assets, 8,192 edges). Tables hold fixed-size records; strings
 //! are cut and the cut is counted.
