@@ -557,7 +557,8 @@ pub(crate) fn mac_text(m: &Mac) -> String {
 /// One asset of the summary, prepared.
 struct Prepared<'a> {
     rec: &'a AssetRecord,
-    blob: Vec<u8>,
+    /// Where its encoding is in the summary's buffer of encodings.
+    blob: std::ops::Range<usize>,
     fingerprint: i64,
 }
 
@@ -575,9 +576,18 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
     let (tap, ward): (Arc<str>, Arc<str>) = (s.tap.as_str().into(), s.ward.as_str().into());
     let mut seen = set(s.assets.len());
     let mut assets = Vec::with_capacity(s.assets.len());
+    // Encoded one after the other into one buffer (a vector per record, grown from empty, cost
+    // six reallocations each); copied out only for records that are written.
+    let mut encoded: Vec<u8> = Vec::with_capacity(s.assets.len() * 256);
+    let mut scratch = [0u8; 4096];
     for r in s.assets.iter().filter(|r| seen.insert(r.mac)) {
-        let blob = postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?;
-        assets.push(Prepared { rec: r, fingerprint: fnv1a(&blob), blob });
+        let start = encoded.len();
+        match postcard::to_slice(r, &mut scratch) {
+            Ok(bytes) => encoded.extend_from_slice(bytes),
+            Err(_) => encoded.extend(postcard::to_allocvec(r).map_err(|e| DbError::Damaged(e.to_string()))?),
+        }
+        let blob = start..encoded.len();
+        assets.push(Prepared { rec: r, fingerprint: fnv1a(&encoded[blob.clone()]), blob });
     }
     // In MAC order: since version 4 that is the order of the ids, so new rows go in key order.
     assets.sort_unstable_by_key(|a| a.rec.mac.0);
@@ -661,7 +671,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
                     software_now.into(),
                     first.into(),
                     last.into(),
-                    std::mem::take(&mut p.blob).into(),
+                    encoded[p.blob.clone()].to_vec().into(),
                     history_json(&h)?.into(),
                 ]);
             }
@@ -671,7 +681,19 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
                 let history = history_json(&h)?;
                 if last > old.last_seen {
                     let history = (!legacy).then_some(history);
-                    update_current(c, s, old, r, &a, name_now, ips_now, software_now, &p.blob, history, &mut st)?;
+                    update_current(
+                        c,
+                        s,
+                        old,
+                        r,
+                        &a,
+                        name_now,
+                        ips_now,
+                        software_now,
+                        &encoded[p.blob.clone()],
+                        history,
+                        &mut st,
+                    )?;
                 } else if legacy && first < old.first_seen {
                     st.rows_changed +=
                         c.exec("UPDATE assets SET first_seen = ? WHERE id = ?", params![first, old.id])?;
