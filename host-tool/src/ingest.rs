@@ -77,7 +77,9 @@ pub fn summarise(opts: &Options) -> Result<(Summary, u64, Vec<CaptureError>), st
 
 /// Ingests the captures into `db`.
 pub fn run(db: &mut Db, opts: &Options) -> Result<Outcome, IngestError> {
-    let (summary, frames, errors) = summarise(opts).map_err(IngestError::Thread)?;
+    let (mut summary, frames, errors) = summarise(opts).map_err(IngestError::Thread)?;
+    // Another capture of the same tap numbered its alerts from 1 too.
+    db.number_capture_alerts(&mut summary).map_err(db::StoreError::from)?;
     // A capture has no tap to acknowledge.
     let stored = db::commit_then_ack(db, &summary, |_| Ok::<(), std::convert::Infallible>(()))?;
     Ok(Outcome { stored, frames, assets: summary.assets.len(), errors })

@@ -1,6 +1,6 @@
-//! A tap that restarted without its saved state numbers its alerts from 1 again: the
-//! database must store those as new alerts, not fold them into the old ones with the same
-//! numbers — on SQLite and on a real PostgreSQL server.
+//! A tap that restarted without its saved state numbers its alerts from 1 again, and so does
+//! every capture ingested for a tap: the database must store those as new alerts, not fold
+//! them into the old ones with the same numbers — on SQLite and on a real PostgreSQL server.
 
 mod db_support;
 
@@ -64,6 +64,59 @@ fn restart(spec: &str) {
     assert!(db.alerts(false, None).unwrap().iter().any(|a| a.seq == 4104));
     // Another tap is not affected.
     assert_eq!(db.alert_base_for_pull("tap-008", "icu", T0 + 40 * MIN, 10).unwrap(), 0);
+}
+
+/// A capture's summary for `tap-009` with alerts 1..=n raised at `t`.
+fn capture(t: i64, n: u32) -> Summary {
+    let mut s = synthetic::summary(9, 64, 0, t as u64);
+    let template = s.alerts[0].clone();
+    s.alerts = (1..=n)
+        .map(|seq| {
+            let mut a = template.clone();
+            a.seq = seq;
+            a.time = t as u64 + u64::from(seq);
+            a.last_time = a.time;
+            a.evidence = format!("capture at {t} #{seq}");
+            a
+        })
+        .collect();
+    s
+}
+
+/// The way `wardtap ingest` stores a capture's summary.
+fn ingest(db: &mut Db, mut s: Summary) -> u64 {
+    db.number_capture_alerts(&mut s).unwrap();
+    db::commit_then_ack(db, &s, |_| Ok::<_, String>(())).unwrap().stats.new_alerts
+}
+
+fn captures(spec: &str) {
+    let mut db = Db::open(spec).unwrap();
+    let (monday, tuesday) = (capture(T0, 3), capture(T0 + 24 * 60 * MIN, 2));
+    assert_eq!(ingest(&mut db, monday.clone()), 3);
+    assert_eq!(ingest(&mut db, tuesday.clone()), 2, "Tuesday's 1 and 2 are not Monday's");
+    // Either again: nothing new (ingesting is idempotent).
+    assert_eq!(ingest(&mut db, tuesday.clone()), 0);
+    assert_eq!(ingest(&mut db, monday.clone()), 0);
+    // Monday's capture taken further: its later alerts join its numbering.
+    assert_eq!(ingest(&mut db, capture(T0, 4)), 1);
+    let alerts = db.alerts(false, None).unwrap();
+    assert_eq!(alerts.len(), 6, "{alerts:#?}");
+    let mut ev: Vec<String> = alerts.iter().map(|a| a.evidence.clone()).collect();
+    ev.sort();
+    ev.dedup();
+    assert_eq!(ev.len(), 6, "every alert once: {ev:#?}");
+}
+
+#[test]
+fn sqlite_captures_of_one_tap_keep_their_alerts_apart() {
+    let dir = TempDir::new("captures");
+    captures(&dir.file("assets.db"));
+}
+
+#[test]
+fn postgres_captures_of_one_tap_keep_their_alerts_apart() {
+    let pg = Postgres::start();
+    captures(&pg.database("captures"));
 }
 
 #[test]

@@ -357,6 +357,50 @@ impl Db {
         })
     }
 
+    /// Numbers the alerts of a summary built from captures (`wardtap ingest`) for storing.
+    /// Each run of the core numbers its alerts from 1, so a second capture ingested for the
+    /// same tap would have its alerts taken for the first one's. An alert already stored (the
+    /// same first time, kind, device, peer and port: the same capture again) keeps its stored
+    /// number, so ingesting twice changes nothing; a new one keeps its own number if no other
+    /// alert has it, else goes above the tap's highest.
+    pub fn number_capture_alerts(&mut self, s: &mut Summary) -> Result<(), DbError> {
+        let max = self.conn.query_opt("SELECT MAX(seq) FROM alerts WHERE tap = ?", params![&s.tap])?;
+        let mut next = max.as_ref().and_then(|r| r.first()).and_then(Value::opt_int).unwrap_or(0);
+        let mut taken = std::collections::HashSet::new();
+        for a in &mut s.alerts {
+            let same = self.conn.query_opt(
+                "SELECT seq FROM alerts WHERE tap = ? AND time = ? AND kind = ? AND device = ? \
+                 AND COALESCE(peer, '') = ? AND port = ? ORDER BY seq LIMIT 1",
+                params![
+                    &s.tap,
+                    i64::try_from(a.time).unwrap_or(i64::MAX),
+                    a.kind.as_str(),
+                    a.device.to_string(),
+                    a.peer.map(|p| p.to_string()).unwrap_or_default(),
+                    a.port,
+                ],
+            )?;
+            let seq = match same.as_ref().and_then(|r| r.first()).and_then(Value::opt_int) {
+                Some(seq) => seq,
+                None if !taken.contains(&i64::from(a.seq))
+                    && self
+                        .conn
+                        .query_opt("SELECT id FROM alerts WHERE tap = ? AND seq = ?", params![&s.tap, a.seq])?
+                        .is_none() =>
+                {
+                    i64::from(a.seq)
+                }
+                None => {
+                    next = next.max(taken.iter().copied().max().unwrap_or(0)) + 1;
+                    next
+                }
+            };
+            taken.insert(seq);
+            a.seq = seq.clamp(0, u32::MAX.into()) as u32;
+        }
+        Ok(())
+    }
+
     /// Records that `tap` was told to drop its alerts up to `seq`.
     pub fn mark_tap_acked(&mut self, tap: &str, seq: u32) -> Result<u64, DbError> {
         self.transaction(|c| {
