@@ -215,6 +215,7 @@ impl Db {
                 }
             }
             let c = rusqlite::Connection::open(spec)?;
+            backend::enlarge_lookaside(&c);
             c.busy_timeout(std::time::Duration::from_secs(10))?;
             c.set_prepared_statement_cache_capacity(128);
             // WAL: readers never block the merge; NORMAL sync is crash-safe for the process
