@@ -299,6 +299,17 @@ fn history_json<T: serde::Serialize>(h: &[T]) -> Result<String, DbError> {
     serde_json::to_string(h).map_err(|e| DbError::Damaged(e.to_string()))
 }
 
+/// The history of a new asset: each of its values seen from `first` to `last` by `tap` (what
+/// `history_json` writes for those entries, without collecting them first).
+fn new_history_json(fresh: &[Fresh<'_>], first: i64, last: i64, tap: &str) -> Result<String, DbError> {
+    use serde::Serializer;
+    let mut out = Vec::with_capacity(2 + fresh.len() * (64 + tap.len()));
+    serde_json::Serializer::new(&mut out)
+        .collect_seq(fresh.iter().map(|(kind, value, source)| (kind, value, source, first, last, tap)))
+        .map_err(|e| DbError::Damaged(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| DbError::Damaged(e.to_string()))
+}
+
 /// A value seen by this summary: kind, value, source.
 type Fresh<'a> = (&'static str, &'a str, &'a str);
 
@@ -459,48 +470,49 @@ fn fingerprints(
 struct View<'a> {
     vendor: Option<&'static str>,
     class: &'static str,
-    ips: Vec<String>,
-    /// Names, then software strings: value and source, in the record's order.
-    names: Vec<(Cow<'a, str>, &'static str)>,
-    software: Vec<(Cow<'a, str>, &'static str)>,
+    /// The addresses, IPv4 then IPv6, joined by spaces (the `ips` column).
+    ips: String,
+    /// Names and software strings in the record's order: `name` or `software`, the value and
+    /// its source.
+    texts: Vec<(&'static str, Cow<'a, str>, &'static str)>,
 }
 
 impl<'a> View<'a> {
     fn of(r: &'a AssetRecord) -> View<'a> {
-        let mut v = View {
-            vendor: crate::oui::vendor(r.mac.0),
-            class: r.class.name(),
-            ips: r
-                .ipv4
-                .iter()
-                .map(|a| IpAddr::V4(*a))
-                .chain(r.ipv6.iter().map(|a| IpAddr::V6(*a)))
-                .map(ip_text)
-                .collect(),
-            names: Vec::new(),
-            software: Vec::new(),
-        };
-        for s in &r.strings {
-            match s.kind {
-                StrKind::Name(src) => v.names.push((String::from_utf8_lossy(&s.text), src.name())),
-                StrKind::Software(src) => v.software.push((String::from_utf8_lossy(&s.text), src.name())),
-                _ => {}
+        let mut ips = String::with_capacity(16 * (r.ipv4.len() + r.ipv6.len()));
+        for ip in r.ipv4.iter().map(|a| IpAddr::V4(*a)).chain(r.ipv6.iter().map(|a| IpAddr::V6(*a))) {
+            if !ips.is_empty() {
+                ips.push(' ');
             }
+            push_ip(&mut ips, ip);
         }
-        v
+        let texts = r
+            .strings
+            .iter()
+            .filter_map(|s| match s.kind {
+                StrKind::Name(src) => Some(("name", String::from_utf8_lossy(&s.text), src.name())),
+                StrKind::Software(src) => Some(("software", String::from_utf8_lossy(&s.text), src.name())),
+                _ => None,
+            })
+            .collect();
+        View { vendor: crate::oui::vendor(r.mac.0), class: r.class.name(), ips, texts }
+    }
+
+    /// Names or software strings: value and source.
+    fn texts(&self, kind: &'static str) -> impl Iterator<Item = (&str, &'static str)> + Clone + '_ {
+        self.texts.iter().filter(move |t| t.0 == kind).map(|t| (&*t.1, t.2))
     }
 
     /// `Asset::display_name`.
     fn display_name(&self) -> Option<String> {
-        crate::model::best_name(self.names.iter().map(|n| n.1))
-            .and_then(|i| self.names.get(i))
-            .map(|n| n.0.clone().into_owned())
+        let names = self.texts("name");
+        crate::model::best_name(names.clone().map(|n| n.1)).and_then(|i| names.clone().nth(i)).map(|n| n.0.to_owned())
     }
 
     /// The `software` column: `value (source)` joined by `; `.
     fn software_text(&self) -> String {
-        let mut out = String::with_capacity(self.software.iter().map(|s| s.0.len() + s.1.len() + 5).sum());
-        for (i, (value, source)) in self.software.iter().enumerate() {
+        let mut out = String::with_capacity(self.texts("software").map(|s| s.0.len() + s.1.len() + 5).sum());
+        for (i, (value, source)) in self.texts("software").enumerate() {
             if i > 0 {
                 out.push_str("; ");
             }
@@ -511,22 +523,42 @@ impl<'a> View<'a> {
         }
         out
     }
+
+    /// The values the record shows, sorted by kind and value; of duplicates, the first one seen.
+    fn fresh(&self, r: &AssetRecord) -> Vec<Fresh<'_>> {
+        let mut fresh: Vec<Fresh<'_>> = Vec::with_capacity(2 + self.texts.len() + r.ipv4.len() + r.ipv6.len());
+        if r.class != DeviceClass::Unknown {
+            fresh.push(("class", self.class, "classifier"));
+        }
+        fresh.extend(self.ips.split(' ').filter(|ip| !ip.is_empty()).map(|ip| ("ip", ip, "")));
+        fresh.extend(self.texts.iter().map(|t| (t.0, &*t.1, t.2)));
+        fresh.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        fresh.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
+        fresh
+    }
 }
 
 /// An address as text (what `Display` prints), without the formatting machinery for IPv4.
 fn ip_text(ip: IpAddr) -> String {
+    let mut out = String::with_capacity(15);
+    push_ip(&mut out, ip);
+    out
+}
+
+fn push_ip(out: &mut String, ip: IpAddr) {
     match ip {
         IpAddr::V4(a) => {
-            let mut out = String::with_capacity(15);
             for (i, b) in a.iter().enumerate() {
                 if i > 0 {
                     out.push('.');
                 }
-                push_decimal(&mut out, *b);
+                push_decimal(out, *b);
             }
-            out
         }
-        v6 => v6.to_string(),
+        v6 => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
@@ -618,8 +650,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         }
         let old = cur.get(&r.mac);
         let (first, last) = (us(r.first_seen), us(r.last_seen));
-        let a = View::of(r);
-        let ips_now = a.ips.join(" ");
+        let mut a = View::of(r);
         let software_now = a.software_text();
         let name_now = a.display_name();
         // When values new in this summary were first seen: for a known asset, no earlier than
@@ -632,16 +663,7 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             Some(_) => first,
         };
         let vf = values_first.min(last);
-        let mut fresh: Vec<Fresh<'_>> = Vec::with_capacity(8);
-        if r.class != DeviceClass::Unknown {
-            fresh.push(("class", a.class, "classifier"));
-        }
-        fresh.extend(a.ips.iter().map(|ip| ("ip", ip.as_str(), "")));
-        fresh.extend(a.names.iter().map(|n| ("name", &*n.0, n.1)));
-        fresh.extend(a.software.iter().map(|sw| ("software", &*sw.0, sw.1)));
-        // Sorted by kind and value; of duplicates, the first one seen is kept.
-        fresh.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
-        fresh.dedup_by(|x, y| (x.0, x.1) == (y.0, y.1));
+        let fresh = a.fresh(r);
         if legacy {
             legacy_values.extend(fresh.iter().map(|(kind, v, source)| {
                 let row = [
@@ -658,21 +680,22 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         }
         match old {
             None => {
-                let h: Vec<_> = fresh.iter().map(|(k, v, src)| (k, v, src, vf, last, s.tap.as_str())).collect();
+                let history = new_history_json(&fresh, vf, last, &s.tap)?;
+                let (vendor, class) = (a.vendor, a.class);
                 if layout.mac_ids {
                     new_assets.push(mac_id(&r.mac).into());
                 }
                 new_assets.extend([
                     mac_text(&r.mac).into(),
-                    a.vendor.map_or(Value::Text(None), Value::Static),
-                    Value::Static(a.class),
+                    vendor.map_or(Value::Text(None), Value::Static),
+                    Value::Static(class),
                     name_now.into(),
-                    ips_now.into(),
+                    std::mem::take(&mut a.ips).into(),
                     software_now.into(),
                     first.into(),
                     last.into(),
                     encoded[p.blob.clone()].to_vec().into(),
-                    history_json(&h)?.into(),
+                    history.into(),
                 ]);
             }
             Some(old) => {
@@ -681,14 +704,15 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
                 let history = history_json(&h)?;
                 if last > old.last_seen {
                     let history = (!legacy).then_some(history);
+                    let (vendor, class) = (a.vendor, a.class);
                     update_current(
                         c,
                         s,
                         old,
                         r,
-                        &a,
+                        (vendor, class),
                         name_now,
-                        ips_now,
+                        std::mem::take(&mut a.ips),
                         software_now,
                         &encoded[p.blob.clone()],
                         history,
@@ -878,7 +902,7 @@ fn update_current(
     s: &Summary,
     cur: &Current,
     r: &AssetRecord,
-    a: &View<'_>,
+    (vendor, class_now): (Option<&'static str>, &'static str),
     name_now: Option<String>,
     ips_now: String,
     software_now: String,
@@ -887,7 +911,7 @@ fn update_current(
     st: &mut MergeStats,
 ) -> Result<(), DbError> {
     let last = us(r.last_seen);
-    let class = if r.class == DeviceClass::Unknown { cur.class.clone() } else { a.class.to_owned() };
+    let class = if r.class == DeviceClass::Unknown { cur.class.clone() } else { class_now.to_owned() };
     let name = name_now.or(cur.name.clone());
     let ips = if ips_now.is_empty() { cur.ips.clone() } else { ips_now };
     let software = if software_now.is_empty() { cur.software.clone() } else { software_now };
@@ -911,7 +935,7 @@ fn update_current(
         st.changed_assets += 1;
     }
     let mut p: Vec<Value> = vec![
-        a.vendor.map_or(Value::Text(None), Value::Static),
+        vendor.map_or(Value::Text(None), Value::Static),
         class.into(),
         name.into(),
         ips.into(),
@@ -988,13 +1012,16 @@ mod tests {
             let (v, a) = (View::of(r), crate::model::Asset::from_record(r));
             assert_eq!(v.vendor, a.vendor.as_deref());
             assert_eq!(v.class, a.class);
-            assert_eq!(v.ips, a.ips);
+            assert_eq!(v.ips, a.ips.join(" "));
             assert_eq!(v.display_name().as_deref(), a.display_name());
-            let names: Vec<_> = v.names.iter().map(|n| (n.0.to_string(), n.1)).collect();
+            let names: Vec<_> = v.texts("name").map(|n| (n.0.to_owned(), n.1)).collect();
             assert_eq!(names, a.names.iter().map(|n| (n.value.clone(), n.source)).collect::<Vec<_>>());
             let sw: Vec<_> = a.software.iter().map(|s| format!("{} ({})", s.value, s.source)).collect();
             assert_eq!(v.software_text(), sw.join("; "));
             assert_eq!(mac_text(&r.mac), r.mac.to_string());
+            let fresh = v.fresh(r);
+            let entries: Vec<_> = fresh.iter().map(|(k, val, src)| (k, val, src, 7, 9, "tap \"1\"")).collect();
+            assert_eq!(new_history_json(&fresh, 7, 9, "tap \"1\"").unwrap(), history_json(&entries).unwrap());
         }
         for b in 0..=255u8 {
             assert_eq!(ip_text(IpAddr::V4([b, 0, 255 - b, b / 3])), IpAddr::V4([b, 0, 255 - b, b / 3]).to_string());
