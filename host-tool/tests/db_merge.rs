@@ -255,7 +255,9 @@ fn postgres_value_history_survives_migration() {
 
 /// Version 4 keys assets by their MAC: a version 3 database migrates with every row (asset ids
 /// renumbered in sightings, edges and changes; change ids kept) and then equals, row for row, a
-/// fresh database fed the same summaries; merging on after the migration stays the same too.
+/// fresh database fed the same summaries (both at version 5: from version 6 a fresh database
+/// writes histories in the short form); merging on after both went to the latest version
+/// stays the same too.
 fn mac_ids_survive_migration(old_spec: &str, fresh_spec: &str) {
     let mut s1 = synthetic::summary(8, 130, 0, T0);
     s1.assets[5].class = DeviceClass::Unknown;
@@ -287,13 +289,13 @@ fn mac_ids_survive_migration(old_spec: &str, fresh_spec: &str) {
         }
         views(&mut old)
     };
-    let mut db = Db::open(old_spec).unwrap();
-    assert_eq!(db.schema_version().unwrap(), db::schema::latest());
+    let mut db = Db::open_at_version(old_spec, 5).unwrap();
+    assert_eq!(db.schema_version().unwrap(), 5);
     let after = views(&mut db);
     assert_eq!(after, before);
     assert!(db.ledger(None).unwrap().iter().all(|l| l.device_name.is_some()), "the ledger still finds its devices");
     assert_eq!(db.merge(&older).unwrap().rows_changed, 0, "still idempotent");
-    let mut fresh = Db::open(fresh_spec).unwrap();
+    let mut fresh = Db::open_at_version(fresh_spec, 5).unwrap();
     for s in feed {
         fresh.merge(s).unwrap();
     }
@@ -301,7 +303,13 @@ fn mac_ids_survive_migration(old_spec: &str, fresh_spec: &str) {
     // (PostgreSQL spends an alert id on an upsert that finds its row: the same statements in both.)
     assert_eq!(fresh.merge(&older).unwrap().rows_changed, 0);
     assert_eq!(db.dump().unwrap(), fresh.dump().unwrap());
-    // Merging on: new changes (new change ids after the copied ones), new assets, a new tap.
+    // Merging on at the latest version: new changes (new change ids after the copied ones), new
+    // assets, a new tap; every history changes, so both write it in the short form.
+    drop((db, fresh));
+    let (mut db, mut fresh) = (Db::open(old_spec).unwrap(), Db::open(fresh_spec).unwrap());
+    assert_eq!(db.schema_version().unwrap(), db::schema::latest());
+    assert_eq!(views(&mut db), before);
+    assert_eq!(views(&mut fresh), before);
     let s3 = synthetic::summary(8, 140, 4, T0 + 3 * HOUR);
     let (a, b) = (db.merge(&s3).unwrap(), fresh.merge(&s3).unwrap());
     assert_eq!(a, b);
@@ -350,4 +358,54 @@ fn sqlite_page_size_only_for_new_databases() {
         assert_eq!(pragma("page_size"), format!("Integer({page})"));
         assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
     }
+}
+
+/// Version 6 writes value histories in the short form (times and tap left out when they equal
+/// the entry before): a version 5 database migrates without rewriting anything, reads its full
+/// entries as before, and from then on equals a fresh database fed the same summaries.
+fn short_histories_from_version_6(old_spec: &str, fresh_spec: &str) {
+    let s1 = synthetic::summary(10, 20, 0, T0);
+    let s2 = synthetic::summary(10, 20, 1, T0 + HOUR);
+    let histories = |db: &mut Db| -> Vec<String> {
+        (0..20).map(|n| format!("{:?}", db.history(&synthetic::mac(10, n).to_string()).unwrap())).collect()
+    };
+    let (before, dump) = {
+        let mut old = Db::open_at_version(old_spec, 5).unwrap();
+        old.merge(&s1).unwrap();
+        (histories(&mut old), old.dump().unwrap())
+    };
+    let mut db = Db::open(old_spec).unwrap();
+    assert_eq!(db.schema_version().unwrap(), 6);
+    assert_eq!(db.dump().unwrap(), dump, "the migration rewrites nothing");
+    assert_eq!(histories(&mut db), before);
+    assert_eq!(db.merge(&s1).unwrap().rows_changed, 0);
+    let mut fresh = Db::open(fresh_spec).unwrap();
+    fresh.merge(&s1).unwrap();
+    assert_eq!(histories(&mut fresh), before);
+    for d in [&mut db, &mut fresh] {
+        d.merge(&s2).unwrap();
+    }
+    assert_eq!(histories(&mut db), histories(&mut fresh));
+    assert_eq!(db.dump().unwrap(), fresh.dump().unwrap());
+}
+
+#[test]
+fn sqlite_short_histories_from_version_6() {
+    let (_d, f) = sqlite("v6-old");
+    let (_e, g) = sqlite("v6-fresh");
+    short_histories_from_version_6(&f, &g);
+    // The short form on disk: a new asset's entries after the first carry no times.
+    let (_h, g) = sqlite("v6-raw");
+    Db::open(&g).unwrap().merge(&synthetic::summary(10, 20, 0, T0)).unwrap();
+    let c = rusqlite::Connection::open(&g).unwrap();
+    let json: String = c.query_row("SELECT value_history FROM assets ORDER BY id LIMIT 1", [], |r| r.get(0)).unwrap();
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let lens: Vec<usize> = entries.iter().map(|e| e.as_array().map_or(0, Vec::len)).collect();
+    assert!(lens.len() > 2 && lens.contains(&3) && lens[0] == 6, "{json}");
+}
+
+#[test]
+fn postgres_short_histories_from_version_6() {
+    let pg = Postgres::start();
+    short_histories_from_version_6(&pg.database("v6old"), &pg.database("v6fresh"));
 }

@@ -7,7 +7,8 @@
 //! - Every change of the current class, name, addresses or software is one `asset_changes` row.
 //! - Every address, name, class and software string ever seen is one entry of the asset's
 //!   `value_history` (a JSON array sorted by kind and value: kind, value, source, first and last
-//!   time seen, the tap that first saw it): the history of an asset. One column rather than a
+//!   time seen, the tap that first saw it; since schema version 6 the last three are left out
+//!   when they equal the entry before's): the history of an asset. One column rather than a
 //!   row per value: the merge writes a third of the rows it would otherwise.
 //! - Sightings (asset, tap, ward), edges, the ledger and the tap row keep min(first)/max(last);
 //!   counts follow the newest summary; a ledger entry's `allowed` follows the latest summary even
@@ -288,25 +289,55 @@ struct Current {
 /// One entry of an asset's value history: kind, value, source, first seen, last seen, tap.
 pub(crate) type Seen = (String, String, String, i64, i64, String);
 
-/// Reads a `value_history` column, sorted by kind and value (bytewise).
+/// One entry of a `value_history` column as stored: `[kind, value, source, first, last, tap]`,
+/// or since schema version 6 `[kind, value, source]` when first seen, last seen and tap are
+/// those of the entry before it (a new asset's values all share them: a third of the bytes).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum Entry<S> {
+    Full(S, S, S, i64, i64, S),
+    Short(S, S, S),
+}
+
+/// Reads a `value_history` column (either form of entries), sorted by kind and value (bytewise).
 pub(crate) fn parse_history(json: &str) -> Result<Vec<Seen>, DbError> {
-    let mut h: Vec<Seen> = serde_json::from_str(json).map_err(|e| DbError::Damaged(format!("value history: {e}")))?;
+    let damaged = |e: &dyn std::fmt::Display| DbError::Damaged(format!("value history: {e}"));
+    let stored: Vec<Entry<String>> = serde_json::from_str(json).map_err(|e| damaged(&e))?;
+    let mut h: Vec<Seen> = Vec::with_capacity(stored.len());
+    for e in stored {
+        let seen = match e {
+            Entry::Full(kind, value, source, first, last, tap) => (kind, value, source, first, last, tap),
+            Entry::Short(kind, value, source) => {
+                let prev = h.last().ok_or_else(|| damaged(&"its first entry has no times"))?;
+                let (first, last, tap) = (prev.3, prev.4, prev.5.clone());
+                (kind, value, source, first, last, tap)
+            }
+        };
+        h.push(seen);
+    }
     h.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(h)
 }
 
-fn history_json<T: serde::Serialize>(h: &[T]) -> Result<String, DbError> {
-    serde_json::to_string(h).map_err(|e| DbError::Damaged(e.to_string()))
-}
-
-/// The history of a new asset: each of its values seen from `first` to `last` by `tap` (what
-/// `history_json` writes for those entries, without collecting them first).
-fn new_history_json(fresh: &[Fresh<'_>], first: i64, last: i64, tap: &str) -> Result<String, DbError> {
+/// Writes a `value_history` column: the entries (kind, value, source, first, last, tap) in
+/// order; `compact` (schema version 6) leaves out the times and tap equal to the entry before.
+fn history_json<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a str, &'a str, i64, i64, &'a str)>,
+    compact: bool,
+) -> Result<String, DbError> {
     use serde::Serializer;
-    let mut out = Vec::with_capacity(2 + fresh.len() * (64 + tap.len()));
-    serde_json::Serializer::new(&mut out)
-        .collect_seq(fresh.iter().map(|(kind, value, source)| (kind, value, source, first, last, tap)))
-        .map_err(|e| DbError::Damaged(e.to_string()))?;
+    let mut out = Vec::with_capacity(256);
+    let mut prev = None;
+    let entries = entries.map(|(kind, value, source, first, last, tap)| {
+        let shared = compact && prev == Some((first, last, tap));
+        prev = Some((first, last, tap));
+        if shared {
+            Entry::Short(kind, value, source)
+        } else {
+            Entry::Full(kind, value, source, first, last, tap)
+        }
+    });
+    serde_json::Serializer::new(&mut out).collect_seq(entries).map_err(|e| DbError::Damaged(e.to_string()))?;
     String::from_utf8(out).map_err(|e| DbError::Damaged(e.to_string()))
 }
 
@@ -348,12 +379,15 @@ pub(super) struct Layout {
     /// Since version 4: an asset's id is its MAC ([`mac_id`]); before, a generated id found
     /// through the MAC's text.
     pub mac_ids: bool,
+    /// Since version 6: value history entries leave out times and tap equal to the previous
+    /// entry's ([`Entry`]).
+    pub compact_history: bool,
 }
 
 impl Layout {
     /// The layout of schema `version`.
     pub(super) fn of(version: i64) -> Layout {
-        Layout { legacy_values: version < 3, mac_ids: version >= 4 }
+        Layout { legacy_values: version < 3, mac_ids: version >= 4, compact_history: version >= 6 }
     }
 
     /// The column of `assets a` looked up by MAC.
@@ -680,7 +714,9 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
         }
         match old {
             None => {
-                let history = new_history_json(&fresh, vf, last, &s.tap)?;
+                let entries =
+                    fresh.iter().map(|(kind, value, source)| (*kind, *value, *source, vf, last, s.tap.as_str()));
+                let history = history_json(entries, layout.compact_history)?;
                 let (vendor, class) = (a.vendor, a.class);
                 if layout.mac_ids {
                     new_assets.push(mac_id(&r.mac).into());
@@ -701,7 +737,8 @@ pub(super) fn merge(c: &mut Conn, s: &Summary, layout: Layout) -> Result<MergeSt
             Some(old) => {
                 let mut h = parse_history(&old.history)?;
                 let history_changed = !legacy && merge_history(&mut h, &fresh, vf, last, &s.tap);
-                let history = history_json(&h)?;
+                let entries = h.iter().map(|e| (e.0.as_str(), e.1.as_str(), e.2.as_str(), e.3, e.4, e.5.as_str()));
+                let history = history_json(entries, layout.compact_history)?;
                 if last > old.last_seen {
                     let history = (!legacy).then_some(history);
                     let (vendor, class) = (a.vendor, a.class);
@@ -984,6 +1021,33 @@ mod tests {
         assert_eq!(mac_of_id(1 << 48), None);
     }
 
+    /// Compact histories leave out only times and taps equal to the entry before, and read back
+    /// the same as the full form; a first entry without them is damage, not a guess.
+    #[test]
+    fn compact_histories_read_back_the_same() {
+        let h: Vec<Seen> = [
+            ("class", "pump", "classifier", 1, 9, "a"),
+            ("ip", "10.0.0.1", "", 1, 9, "a"),
+            ("ip", "10.0.0.2", "", 5, 9, "a"),
+            ("name", "x", "dhcp", 5, 9, "a"),
+            ("name", "y", "dhcp", 5, 9, "b"),
+            ("software", "z", "ssh", 5, 9, "b"),
+        ]
+        .iter()
+        .map(|e| (e.0.to_owned(), e.1.to_owned(), e.2.to_owned(), e.3, e.4, e.5.to_owned()))
+        .collect();
+        let entries = || h.iter().map(|e| (e.0.as_str(), e.1.as_str(), e.2.as_str(), e.3, e.4, e.5.as_str()));
+        let compact = history_json(entries(), true).unwrap();
+        assert_eq!(
+            compact,
+            r#"[["class","pump","classifier",1,9,"a"],["ip","10.0.0.1",""],["ip","10.0.0.2","",5,9,"a"],["name","x","dhcp"],["name","y","dhcp",5,9,"b"],["software","z","ssh"]]"#
+        );
+        assert_eq!(parse_history(&compact).unwrap(), h);
+        assert_eq!(parse_history(&history_json(entries(), false).unwrap()).unwrap(), h);
+        assert!(parse_history(r#"[["ip","10.0.0.1",""]]"#).is_err());
+        assert!(parse_history(r#"[["ip","10.0.0.1","",1]]"#).is_err());
+    }
+
     /// The merge's view of a record gives the same values as the document's.
     #[test]
     fn view_matches_the_document() {
@@ -1020,8 +1084,18 @@ mod tests {
             assert_eq!(v.software_text(), sw.join("; "));
             assert_eq!(mac_text(&r.mac), r.mac.to_string());
             let fresh = v.fresh(r);
-            let entries: Vec<_> = fresh.iter().map(|(k, val, src)| (k, val, src, 7, 9, "tap \"1\"")).collect();
-            assert_eq!(new_history_json(&fresh, 7, 9, "tap \"1\"").unwrap(), history_json(&entries).unwrap());
+            let want: Vec<Seen> = fresh
+                .iter()
+                .map(|(k, val, src)| (k.to_string(), val.to_string(), src.to_string(), 7, 9, "tap \"1\"".to_owned()))
+                .collect();
+            for compact in [false, true] {
+                let entries = fresh.iter().map(|(k, val, src)| (*k, *val, *src, 7, 9, "tap \"1\""));
+                let json = history_json(entries, compact).unwrap();
+                assert_eq!(parse_history(&json).unwrap(), want, "{json}");
+                if !compact {
+                    assert_eq!(json, serde_json::to_string(&want).unwrap(), "the form before version 6");
+                }
+            }
         }
         for b in 0..=255u8 {
             assert_eq!(ip_text(IpAddr::V4([b, 0, 255 - b, b / 3])), IpAddr::V4([b, 0, 255 - b, b / 3]).to_string());
