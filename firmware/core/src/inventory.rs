@@ -466,11 +466,14 @@ impl Inventory {
     /// [`Inventory::find`], trying the MAC cache first (same result).
     #[inline]
     fn find_hinted(&self, mac: &Mac) -> Option<u16> {
-        let hint = self.mac_cache.get(Self::mac_hint(mac)).copied().unwrap_or(0);
-        if hint != 0 && self.assets.slot(hint - 1).is_some_and(|(k, _)| k == mac) {
-            return Some(hint - 1);
-        }
-        self.assets.find(mac)
+        self.hinted(Self::mac_hint(mac), mac).or_else(|| self.assets.find(mac))
+    }
+
+    /// The slot in hint `h` if it holds `mac`.
+    #[inline]
+    fn hinted(&self, h: usize, mac: &Mac) -> Option<u16> {
+        let hint = self.mac_cache.get(h).copied().unwrap_or(0);
+        (hint != 0 && self.assets.slot(hint - 1).is_some_and(|(k, _)| k == mac)).then(|| hint - 1)
     }
 
     /// Forgets every cached hint (tests: results must not depend on them).
@@ -484,9 +487,8 @@ impl Inventory {
     #[inline]
     fn find_cached(&mut self, mac: &Mac) -> Option<u16> {
         let h = Self::mac_hint(mac);
-        let hint = self.mac_cache.get(h).copied().unwrap_or(0);
-        if hint != 0 && self.assets.slot(hint - 1).is_some_and(|(k, _)| k == mac) {
-            return Some(hint - 1);
+        if let Some(s) = self.hinted(h, mac) {
+            return Some(s);
         }
         let found = self.assets.find(mac);
         if let (Some(s), Some(c)) = (found, self.mac_cache.get_mut(h)) {
