@@ -3,12 +3,14 @@
 //! A flow is a TCP connection seen from the wire, keyed by VLAN, both endpoints and
 //! transport, in a canonical order so both directions meet in one entry. It remembers
 //! whether each direction has already sent payload, so the application dissectors see the
-//! first data segment per direction only. Full table: CLOCK eviction, closed flows first.
+//! first data segment per direction only, and a small tag the pipeline computes from the
+//! flow's ports once, when it opens (ports never change within a flow), instead of on every
+//! segment. Full table: CLOCK eviction, closed flows first.
 
 use crate::config;
 use crate::fact::{tcp_flags, IpCtx, SessionOutcome, Timestamp};
 use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
-use wardtap_proto::IpAddr;
+use wardtap_proto::{IpAddr, Transport};
 
 /// Direction of a segment relative to the flow's canonical order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +44,8 @@ struct FlowState {
     credit: u8,
     /// Which side is the client: 0 not known yet, 1 = A, 2 = B.
     client: u8,
+    /// The caller's tag for the flow (see [`FlowTable::segment`]).
+    tag: u8,
     /// The server answered the opening (SYN-ACK) or sent data.
     answered: bool,
     /// First segment, ms since the epoch modulo 2^32 (differences only). The last one is
@@ -52,8 +56,16 @@ struct FlowState {
 }
 
 impl TableValue for FlowState {
-    const EMPTY: Self =
-        FlowState { payload_seen: 0, closed: false, credit: 0, client: 0, answered: false, first_ms: 0, bytes: [0; 2] };
+    const EMPTY: Self = FlowState {
+        payload_seen: 0,
+        closed: false,
+        credit: 0,
+        client: 0,
+        tag: 0,
+        answered: false,
+        first_ms: 0,
+        bytes: [0; 2],
+    };
 }
 
 /// What one segment meant for its flow.
@@ -65,6 +77,8 @@ pub struct Segment {
     pub evicted: bool,
     /// The session ended with this segment (reported once per flow).
     pub ended: Option<SessionEnd>,
+    /// The tag `tag_of` gave the flow when it opened.
+    pub tag: u8,
 }
 
 /// A finished TCP session.
@@ -100,20 +114,34 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// An odd multiplier (golden ratio): a bijection of the first word before it is mixed in.
+const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// Canonical key and the segment's direction: the lower (address, port) endpoint is A.
 /// IPv4, nearly every segment, compares and mixes 48-bit words; the order is the same as
 /// that of the 16-byte (IPv4-mapped) address then port.
 #[inline]
 fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
-    // VLAN (or 0xffff untagged) and the transport go above the 48-bit endpoints.
-    let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
-    let proto = (ipc.transport.to_u8() as u64) << 48;
     if let (IpAddr::V4(s), IpAddr::V4(d)) = (&ipc.src, &ipc.dst) {
+        // VLAN (or 0xffff untagged) and the transport go above the 48-bit endpoints.
+        let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
+        // TCP (every caller's) without the general conversion's jump table.
+        let proto = if ipc.transport == Transport::Tcp { 6 } else { ipc.transport.to_u8() as u64 } << 48;
         let a = (u32::from_be_bytes(*s) as u64) << 16 | ipc.sport as u64;
         let b = (u32::from_be_bytes(*d) as u64) << 16 | ipc.dport as u64;
         let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
-        return (FlowKey(mix(mix(lo | tail) ^ hi ^ proto)), dir);
+        // The first word spread by an odd multiply (a bijection), the second mixed in
+        // with one finaliser: one mix instead of two per segment.
+        return (FlowKey(mix((lo | tail).wrapping_mul(SPREAD) ^ hi ^ proto)), dir);
     }
+    key_v6(vlan, ipc)
+}
+
+/// [`key`] for IPv6 (and mixed) endpoints: 16-byte addresses, a few segments only.
+#[inline(never)]
+fn key_v6(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
+    let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
+    let proto = (ipc.transport.to_u8() as u64) << 48;
     let a = (u128::from_be_bytes(ipc.src.to_bytes16()), ipc.sport);
     let b = (u128::from_be_bytes(ipc.dst.to_bytes16()), ipc.dport);
     let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
@@ -141,70 +169,107 @@ impl FlowTable {
         self.t.is_empty()
     }
 
-    /// Records a TCP segment carrying `payload_len` bytes.
-    pub fn segment(&mut self, ts: Timestamp, vlan: Option<u16>, ipc: &IpCtx, payload_len: usize) -> Segment {
+    /// Records a TCP segment carrying `payload_len` bytes. `tag_of` is called once per flow,
+    /// on its first segment, and what it says comes back in every [`Segment::tag`]: it must
+    /// depend only on what every segment of the flow shares (addresses, ports, VLAN).
+    #[inline]
+    pub fn segment(
+        &mut self,
+        ts: Timestamp,
+        vlan: Option<u16>,
+        ipc: &IpCtx,
+        payload_len: usize,
+        tag_of: impl FnOnce(&IpCtx) -> u8,
+    ) -> Segment {
         let (k, dir) = key(vlan, ipc);
-        let (bit, ix) = match dir {
-            Dir::AtoB => (1u8, 0usize),
-            Dir::BtoA => (2u8, 1usize),
+        let bit = match dir {
+            Dir::AtoB => 1u8,
+            Dir::BtoA => 2u8,
         };
-        let ms = (ts / 1000) as u32;
         let has_payload = payload_len > 0;
-        let f = ipc.tcp_flags;
-        let mut out = Segment { first_payload: false, evicted: false, ended: None };
-        let fresh = FlowState { first_ms: ms, ..FlowState::EMPTY };
-        // One probe: `insert` hands back the existing slot when the flow is known.
-        let slot = match self.t.insert(k, fresh) {
-            Some(Inserted::New(s) | Inserted::Existing(s)) => s,
+        let mut out = Segment { first_payload: false, evicted: false, ended: None, tag: 0 };
+        // A known flow (nearly every segment) is one probe; a new one is opened out of line.
+        let slot = match self.t.find(&k) {
+            Some(s) => s,
             None => {
-                // Full: closed flows go first, then those not touched since the hand last
-                // passed.
-                let _ = self.t.evict(|_, v| !v.closed && second_chance(&mut v.credit));
-                out.evicted = true;
-                match self.t.insert(k, fresh) {
-                    Some(Inserted::New(s) | Inserted::Existing(s)) => s,
-                    None => return Segment { first_payload: has_payload, ..out },
+                let tag = tag_of(ipc);
+                match self.open(k, bit, ts, ipc, tag) {
+                    (Some(s), evicted) => {
+                        out.evicted = evicted;
+                        s
+                    }
+                    (None, evicted) => return Segment { first_payload: has_payload, evicted, ended: None, tag },
                 }
             }
         };
         let Some(st) = self.t.slot_mut(slot) else { return out };
         st.credit = 1;
-        if st.client == 0 {
-            // The opener is the client; without the opening, the non-service side is.
-            // (Only a new flow needs to know: the side is kept.)
-            let (src_is_server, _) = ipc.server_side();
-            let src_is_client = !src_is_server;
-            st.client = if src_is_client == (bit == 1) { 1 } else { 2 };
-        }
+        out.tag = st.tag;
+        let f = ipc.tcp_flags;
         let src_is_client = (st.client == 1) == (bit == 1);
         if !src_is_client && (f & tcp_flags::SYN != 0 || has_payload) {
             st.answered = true;
         }
-        out.first_payload = has_payload && st.payload_seen & bit == 0;
         if has_payload {
+            out.first_payload = st.payload_seen & bit == 0;
             st.payload_seen |= bit;
-            st.bytes[ix] = st.bytes[ix].saturating_add(payload_len as u32);
+            let ix = (bit >> 1) as usize;
+            if let Some(b) = st.bytes.get_mut(ix) {
+                *b = b.saturating_add(payload_len as u32);
+            }
         }
-        if !st.closed && f & (tcp_flags::FIN | tcp_flags::RST) != 0 {
-            st.closed = true;
-            let outcome = if f & tcp_flags::RST == 0 {
-                SessionOutcome::Closed
-            } else if !src_is_client && !st.answered {
-                SessionOutcome::Refused
-            } else {
-                SessionOutcome::Reset
-            };
-            let client_ix = if st.client == 1 { 0 } else { 1 };
-            out.ended = Some(SessionEnd {
-                src_is_client,
-                server_port: if src_is_client { ipc.dport } else { ipc.sport },
-                outcome,
-                duration_ms: ms.wrapping_sub(st.first_ms),
-                bytes_to_server: st.bytes[client_ix],
-                bytes_to_client: st.bytes[1 - client_ix],
-            });
+        if f & (tcp_flags::FIN | tcp_flags::RST) != 0 && !st.closed {
+            out.ended = Some(end(st, src_is_client, ts, ipc));
         }
         out
+    }
+
+    /// Inserts a new flow (evicting one when full) with its client side decided: the
+    /// opener is the client; without the opening, the non-service side is. Returns its slot
+    /// (none if even eviction found no room) and whether a flow was evicted.
+    #[inline(never)]
+    fn open(&mut self, k: FlowKey, bit: u8, ts: Timestamp, ipc: &IpCtx, tag: u8) -> (Option<u16>, bool) {
+        let (src_is_server, _) = ipc.server_side();
+        let src_is_client = !src_is_server;
+        let fresh = FlowState {
+            first_ms: (ts / 1000) as u32,
+            client: if src_is_client == (bit == 1) { 1 } else { 2 },
+            tag,
+            ..FlowState::EMPTY
+        };
+        if let Some(Inserted::New(s) | Inserted::Existing(s)) = self.t.insert(k, fresh) {
+            return (Some(s), false);
+        }
+        // Full: closed flows go first, then those not touched since the hand last passed.
+        let _ = self.t.evict(|_, v| !v.closed && second_chance(&mut v.credit));
+        match self.t.insert(k, fresh) {
+            Some(Inserted::New(s) | Inserted::Existing(s)) => (Some(s), true),
+            None => (None, true),
+        }
+    }
+}
+
+/// The first FIN or RST of a flow: marks it closed and reports how the session went.
+#[inline(never)]
+fn end(st: &mut FlowState, src_is_client: bool, ts: Timestamp, ipc: &IpCtx) -> SessionEnd {
+    st.closed = true;
+    let f = ipc.tcp_flags;
+    let outcome = if f & tcp_flags::RST == 0 {
+        SessionOutcome::Closed
+    } else if !src_is_client && !st.answered {
+        SessionOutcome::Refused
+    } else {
+        SessionOutcome::Reset
+    };
+    let [a, b] = st.bytes;
+    let (to_server, to_client) = if st.client == 1 { (a, b) } else { (b, a) };
+    SessionEnd {
+        src_is_client,
+        server_port: if src_is_client { ipc.dport } else { ipc.sport },
+        outcome,
+        duration_ms: ((ts / 1000) as u32).wrapping_sub(st.first_ms),
+        bytes_to_server: to_server,
+        bytes_to_client: to_client,
     }
 }
 
@@ -227,13 +292,13 @@ mod tests {
     #[test]
     fn first_payload_per_direction_only() {
         let mut f = Box::new(FlowTable::new(0));
-        assert!(!f.segment(0, None, &seg(40000, 104), 0).first_payload);
-        assert!(f.segment(0, None, &seg(40000, 104), 1).first_payload);
-        assert!(!f.segment(0, None, &seg(40000, 104), 1).first_payload);
-        assert!(f.segment(0, None, &seg(104, 40000), 1).first_payload);
-        assert!(!f.segment(0, None, &seg(104, 40000), 1).first_payload);
+        assert!(!f.segment(0, None, &seg(40000, 104), 0, |_| 0).first_payload);
+        assert!(f.segment(0, None, &seg(40000, 104), 1, |_| 0).first_payload);
+        assert!(!f.segment(0, None, &seg(40000, 104), 1, |_| 0).first_payload);
+        assert!(f.segment(0, None, &seg(104, 40000), 1, |_| 0).first_payload);
+        assert!(!f.segment(0, None, &seg(104, 40000), 1, |_| 0).first_payload);
         // Same endpoints on another VLAN is another flow.
-        assert!(f.segment(0, Some(10), &seg(40000, 104), 1).first_payload);
+        assert!(f.segment(0, Some(10), &seg(40000, 104), 1, |_| 0).first_payload);
         assert_eq!(f.len(), 2);
     }
 
@@ -246,22 +311,22 @@ mod tests {
     fn refused_reset_and_closed_sessions() {
         let mut f = Box::new(FlowTable::new(0));
         // SYN to 22, RST from the server: refused.
-        f.segment(1_000_000, None, &flags(seg(40000, 22), 0x02), 0);
-        let end = f.segment(1_001_000, None, &flags(seg(22, 40000), 0x14), 0).ended.unwrap();
+        f.segment(1_000_000, None, &flags(seg(40000, 22), 0x02), 0, |_| 0);
+        let end = f.segment(1_001_000, None, &flags(seg(22, 40000), 0x14), 0, |_| 0).ended.unwrap();
         assert_eq!((end.outcome, end.src_is_client, end.server_port), (SessionOutcome::Refused, false, 22));
         assert_eq!(end.duration_ms, 1);
         // Established, data both ways, client resets.
-        f.segment(0, None, &flags(seg(40001, 22), 0x02), 0);
-        f.segment(0, None, &flags(seg(22, 40001), 0x12), 0);
-        f.segment(0, None, &flags(seg(22, 40001), 0x18), 21);
-        f.segment(0, None, &flags(seg(40001, 22), 0x18), 30);
-        let end = f.segment(0, None, &flags(seg(40001, 22), 0x14), 0).ended.unwrap();
+        f.segment(0, None, &flags(seg(40001, 22), 0x02), 0, |_| 0);
+        f.segment(0, None, &flags(seg(22, 40001), 0x12), 0, |_| 0);
+        f.segment(0, None, &flags(seg(22, 40001), 0x18), 21, |_| 0);
+        f.segment(0, None, &flags(seg(40001, 22), 0x18), 30, |_| 0);
+        let end = f.segment(0, None, &flags(seg(40001, 22), 0x14), 0, |_| 0).ended.unwrap();
         assert_eq!((end.outcome, end.bytes_to_server, end.bytes_to_client), (SessionOutcome::Reset, 30, 21));
         // Reported once only.
-        assert!(f.segment(0, None, &flags(seg(22, 40001), 0x14), 0).ended.is_none());
+        assert!(f.segment(0, None, &flags(seg(22, 40001), 0x14), 0, |_| 0).ended.is_none());
         // FIN: closed.
-        f.segment(0, None, &flags(seg(40002, 80), 0x18), 10);
-        let end = f.segment(0, None, &flags(seg(40002, 80), 0x11), 0).ended.unwrap();
+        f.segment(0, None, &flags(seg(40002, 80), 0x18), 10, |_| 0);
+        let end = f.segment(0, None, &flags(seg(40002, 80), 0x11), 0, |_| 0).ended.unwrap();
         assert_eq!(end.outcome, SessionOutcome::Closed);
     }
 
@@ -332,12 +397,27 @@ mod tests {
             ttl: 64,
         };
         let s2c = IpCtx { src: b, dst: a, sport: 443, dport: 50000, ..c2s };
-        assert!(f.segment(0, None, &c2s, 5).first_payload);
-        assert!(!f.segment(0, None, &c2s, 5).first_payload);
-        assert!(f.segment(0, None, &s2c, 5).first_payload);
-        let end = f.segment(2_000_000, None, &flags(s2c, 0x11), 0).ended.unwrap();
+        assert!(f.segment(0, None, &c2s, 5, |_| 0).first_payload);
+        assert!(!f.segment(0, None, &c2s, 5, |_| 0).first_payload);
+        assert!(f.segment(0, None, &s2c, 5, |_| 0).first_payload);
+        let end = f.segment(2_000_000, None, &flags(s2c, 0x11), 0, |_| 0).ended.unwrap();
         assert_eq!((end.src_is_client, end.server_port, end.bytes_to_server, end.bytes_to_client), (false, 443, 10, 5));
         assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn tag_decided_once_per_flow() {
+        let mut f = Box::new(FlowTable::new(0));
+        let mut calls = 0;
+        let mut tag = |i: &IpCtx| {
+            calls += 1;
+            (i.sport ^ i.dport) as u8
+        };
+        assert_eq!(f.segment(0, None, &seg(40000, 445), 0, &mut tag).tag, (40000u16 ^ 445) as u8);
+        assert_eq!(f.segment(0, None, &seg(445, 40000), 3, &mut tag).tag, (40000u16 ^ 445) as u8);
+        assert_eq!(f.segment(0, None, &seg(40000, 445), 3, &mut tag).tag, (40000u16 ^ 445) as u8);
+        assert_eq!(f.segment(0, None, &seg(40001, 80), 3, &mut tag).tag, (40001u16 ^ 80) as u8);
+        assert_eq!(calls, 2);
     }
 
     #[test]
@@ -345,7 +425,7 @@ mod tests {
         let mut f = Box::new(FlowTable::new(0));
         let mut evictions = 0;
         for p in 0..(config::MAX_FLOWS as u16 + 10) {
-            evictions += f.segment(0, None, &seg(1000 + p, 30000), 1).evicted as usize;
+            evictions += f.segment(0, None, &seg(1000 + p, 30000), 1, |_| 0).evicted as usize;
         }
         assert_eq!(evictions, 10);
         assert_eq!(f.len(), config::MAX_FLOWS);

@@ -411,7 +411,7 @@ impl Pipeline {
 
     fn tcp_app<S: Sink + ?Sized>(&mut self, ctx: &FrameCtx, payload: &[u8], sink: &mut S) {
         let Some(ipc) = &ctx.ip else { return };
-        let seg = self.flows.segment(ctx.ts, ctx.vlan, ipc, payload.len());
+        let seg = self.flows.segment(ctx.ts, ctx.vlan, ipc, payload.len(), port_tag::of);
         if seg.evicted {
             self.counters.flows_evicted += 1;
         }
@@ -434,11 +434,10 @@ impl Pipeline {
         if payload.is_empty() {
             return;
         }
-        let ports = |p: u16| ipc.sport == p || ipc.dport == p;
-        if ports(445) || ports(139) {
-            speak(ctx, Protocol::Smb, sink);
-        } else if ports(3389) {
-            speak(ctx, Protocol::Rdp, sink);
+        match seg.tag {
+            port_tag::SMB => speak(ctx, Protocol::Smb, sink),
+            port_tag::RDP => speak(ctx, Protocol::Rdp, sink),
+            _ => {}
         }
         if !first {
             // Persistent MLLP links carry one HL7 message per block; look at block starts.
@@ -457,11 +456,43 @@ impl Pipeline {
             [hl7::MLLP_START, ..] => (Layer::Hl7, hl7::dissect(ctx, payload, sink)),
             [1 | 2, 0, ..] => (Layer::Dicom, dicom::dissect(ctx, payload, sink)),
             _ if http::looks_like_http(payload) => (Layer::Http, http::dissect(ctx, payload, sink)),
-            _ if ports(21) || ports(23) => (Layer::Cleartext, cleartext::dissect(ctx, payload, sink)),
+            _ if port_tag::either(ipc, 21) || port_tag::either(ipc, 23) => {
+                (Layer::Cleartext, cleartext::dissect(ctx, payload, sink))
+            }
             _ => return,
         };
         if let Err(e) = r {
             self.count(layer, e);
+        }
+    }
+}
+
+/// What a TCP flow's ports alone say, decided once per flow by the flow table
+/// ([`FlowTable::segment`]'s tag) instead of on every payload segment.
+mod port_tag {
+    use crate::fact::IpCtx;
+
+    /// No port-named service.
+    pub const NONE: u8 = 0;
+    /// SMB (445, or NetBIOS session 139): `Speaks` on every payload segment.
+    pub const SMB: u8 = 1;
+    /// RDP (3389): likewise.
+    pub const RDP: u8 = 2;
+
+    /// Either end uses port `p`.
+    #[inline]
+    pub fn either(ipc: &IpCtx, p: u16) -> bool {
+        ipc.sport == p || ipc.dport == p
+    }
+
+    /// The tag of a new flow.
+    pub fn of(ipc: &IpCtx) -> u8 {
+        if either(ipc, 445) || either(ipc, 139) {
+            SMB
+        } else if either(ipc, 3389) {
+            RDP
+        } else {
+            NONE
         }
     }
 }
