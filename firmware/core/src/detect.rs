@@ -306,10 +306,14 @@ impl Detector {
     /// apart by their kind alone, inline, before anything else is done.
     #[inline]
     pub fn fact(&mut self, mut c: Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
-        if matches!(
+        // The most frequent of them (one per DNS answer) goes straight to its table.
+        if let Fact::DnsAddr { name, addr, multicast } = *fact {
+            if !multicast {
+                self.remember_name(addr, name);
+            }
+        } else if matches!(
             fact,
-            Fact::DnsAddr { .. }
-                | Fact::TlsClientHello { .. }
+            Fact::TlsClientHello { .. }
                 | Fact::HttpRequest { .. }
                 | Fact::DnsQuery { .. }
                 | Fact::Arp { .. }
@@ -323,7 +327,6 @@ impl Detector {
     #[inline(never)]
     fn on_fact(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, fact: &Fact<'_>) {
         match *fact {
-            Fact::DnsAddr { name, addr, multicast: false } => self.remember_name(addr, name),
             Fact::TlsClientHello { sni: Some(sni), .. } => {
                 if let Some(ip) = ctx.ip {
                     self.remember_name(ip.dst, sni);
