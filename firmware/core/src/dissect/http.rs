@@ -11,9 +11,10 @@
 //! after the first segment. A header line cut by the end of the segment is ignored rather than
 //! reported half.
 
-use super::util::{header_value, starts_with_ci, Lines};
+use super::util::{header_block, header_value, starts_with_ci};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
+use core::ops::ControlFlow;
 use wardtap_proto::{CleartextKind, Protocol, SoftwareSource};
 
 /// Request methods recognised by [`looks_like_http`] (RFC 9110 and PATCH), case-sensitive.
@@ -46,17 +47,27 @@ fn method(p: &[u8]) -> Option<&[u8]> {
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
     if payload.starts_with(STATUS_PREFIX) {
         super::speak(ctx, Protocol::Http, sink);
-        let mut lines = Headers::new(payload);
-        while let Some(line) = lines.next(b"s") {
-            // Only `Server` is wanted: the first non-empty one ends the scan (and the body is
-            // never looked at).
-            if let Some(server) = value_if(line, b's', b"server").filter(|v| !v.is_empty()) {
-                sink.fact(
-                    ctx,
-                    &Fact::Software { mac: ctx.src_mac, text: bounded(server), source: SoftwareSource::HttpServer },
-                );
-                break;
-            }
+        // Only `Server` is wanted: the first non-empty one ends the scan (and the body is
+        // never looked at).
+        let mut server = None;
+        header_block(
+            payload,
+            MAX_LINES,
+            |b| b | 0x20 == b's',
+            |line| {
+                server = header_value(line, b"server").filter(|v| !v.is_empty());
+                if server.is_some() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        if let Some(server) = server {
+            sink.fact(
+                ctx,
+                &Fact::Software { mac: ctx.src_mac, text: bounded(server), source: SoftwareSource::HttpServer },
+            );
         }
         return Ok(());
     }
@@ -65,22 +76,34 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut host = None;
     let mut user_agent = None;
     let mut basic = false;
-    let mut lines = Headers::new(payload);
     // Every header line is looked at (a later Host or User-Agent replaces an earlier one, an
     // Authorization may come last), but only by its first byte unless that can start a
-    // wanted name.
-    while let Some(line) = lines.next(b"huap") {
-        if let Some(v) = value_if(line, b'h', b"host") {
-            host = Some(strip_port(v)).filter(|h| !h.is_empty()).map(bounded);
-        } else if let Some(v) = value_if(line, b'u', b"user-agent") {
-            user_agent = Some(v).filter(|v| !v.is_empty()).map(bounded);
-        } else if let Some(v) =
-            value_if(line, b'a', b"authorization").or_else(|| value_if(line, b'p', b"proxy-authorization"))
-        {
-            // Only the scheme is looked at: the credential follows it and is never touched.
-            basic |= is_basic(v);
-        }
-    }
+    // wanted name; a header line cut by the end of the segment is not.
+    header_block(
+        payload,
+        MAX_LINES,
+        |b| matches!(b | 0x20, b'h' | b'u' | b'a' | b'p'),
+        |line| {
+            // One name compare per line at most: the first byte tells them apart.
+            match line.first().map_or(0, |b| b | 0x20) {
+                b'h' => {
+                    if let Some(v) = header_value(line, b"host") {
+                        host = Some(strip_port(v)).filter(|h| !h.is_empty()).map(bounded);
+                    }
+                }
+                b'u' => {
+                    if let Some(v) = header_value(line, b"user-agent") {
+                        user_agent = Some(v).filter(|v| !v.is_empty()).map(bounded);
+                    }
+                }
+                // Only the scheme is looked at: the credential follows it and is never touched.
+                b'a' => basic |= header_value(line, b"authorization").is_some_and(is_basic),
+                b'p' => basic |= header_value(line, b"proxy-authorization").is_some_and(is_basic),
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        },
+    );
     sink.fact(ctx, &Fact::HttpRequest { method, host, user_agent });
     if let Some(ua) = user_agent {
         sink.fact(ctx, &Fact::Software { mac: ctx.src_mac, text: ua, source: SoftwareSource::HttpUserAgent });
@@ -89,44 +112,6 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         sink.fact(ctx, &Fact::Cleartext { kind: CleartextKind::HttpBasic });
     }
     Ok(())
-}
-
-/// The header lines after the request/status line, only those the segment holds whole
-/// (terminated by LF), up to the blank line and at most [`MAX_LINES`] lines in all.
-struct Headers<'a> {
-    lines: Lines<'a>,
-    /// Lines still allowed, the request/status line included.
-    left: usize,
-}
-
-impl<'a> Headers<'a> {
-    fn new(payload: &'a [u8]) -> Self {
-        let mut lines = Lines::new(payload);
-        // The request/status line (handed out by the caller's own checks) is skipped.
-        let left = if lines.next_terminated().is_some() { MAX_LINES - 1 } else { 0 };
-        Headers { lines, left }
-    }
-
-    /// The next header line whose first byte, ASCII case folded, is in `first`; lines
-    /// starting otherwise are passed over unread (no wanted name can start them).
-    #[inline]
-    fn next(&mut self, first: &[u8]) -> Option<&'a [u8]> {
-        let line = self.lines.next_wanted(&mut self.left, |b| first.contains(&(b | 0x20)));
-        line.filter(|l| !l.is_empty()).or_else(|| {
-            self.left = 0;
-            None
-        })
-    }
-}
-
-/// `header_value(line, name)` for a lowercase `name` starting with `first`, ruled out by the
-/// line's first byte when it cannot be that name.
-#[inline]
-fn value_if<'a>(line: &'a [u8], first: u8, name: &[u8]) -> Option<&'a [u8]> {
-    match line.first() {
-        Some(&b) if b | 0x20 == first => header_value(line, name),
-        _ => None,
-    }
 }
 
 /// `Basic` auth scheme (case-insensitive, RFC 9110 §11.1) followed by whitespace.

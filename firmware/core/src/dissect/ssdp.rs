@@ -8,9 +8,10 @@
 //! Deliberately not parsed: the device description XML behind LOCATION (a separate TCP
 //! fetch the tap never makes), vendor headers, and anything after the blank line.
 
-use super::util::{starts_with_ci, trim_ws, Lines};
+use super::util::{header_block, trim_ws};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
+use core::ops::ControlFlow;
 use wardtap_proto::{InfoField, Protocol, SoftwareSource};
 
 /// Header lines looked at, start line included; real messages have about a dozen.
@@ -25,15 +26,37 @@ enum Kind {
     Search,
 }
 
-fn kind(start: &[u8]) -> Option<Kind> {
-    if starts_with_ci(start, b"NOTIFY ") {
+/// What the start line at the front of `p` says. Read from the payload's first twelve bytes
+/// as two words, letters case-folded by setting bit 5 where the pattern has a letter.
+fn kind(p: &[u8]) -> Option<Kind> {
+    let head = match p.first_chunk::<12>() {
+        Some(h) => *h,
+        None => {
+            // A short datagram, padded: no pattern byte is a NUL.
+            let mut h = [0u8; 12];
+            for (d, s) in h.iter_mut().zip(p) {
+                *d = *s;
+            }
+            h
+        }
+    };
+    let [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11] = head;
+    let w = u64::from_le_bytes([w0, w1, w2, w3, w4, w5, w6, w7]);
+    // `NOTIFY ` (seven bytes), `M-SEARCH ` (nine), without regard to case.
+    const NOTIFY: u64 = u64::from_le_bytes(*b"notify \0");
+    const NOTIFY_FOLD: u64 = u64::from_le_bytes([0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0, 0]);
+    const NOTIFY_MASK: u64 = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+    const M_SEARCH: u64 = u64::from_le_bytes(*b"m-search");
+    const M_SEARCH_FOLD: u64 = u64::from_le_bytes([0x20, 0, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20]);
+    if (w | NOTIFY_FOLD) & NOTIFY_MASK == NOTIFY {
         Some(Kind::Announce)
-    } else if starts_with_ci(start, b"M-SEARCH ") {
+    } else if w | M_SEARCH_FOLD == M_SEARCH && w8 == b' ' {
         Some(Kind::Search)
     } else {
-        // `HTTP/1.1 200 OK`: only a success says anything about the responder.
-        match start {
-            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', b'2', b'0', b'0', ..] => Some(Kind::Announce),
+        // `HTTP/1.1 200 OK`: only a success says anything about the responder. The minor
+        // version byte must not end the start line.
+        match [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11] {
+            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', v, b' ', b'2', b'0', b'0'] if v != b'\n' => Some(Kind::Announce),
             _ => None,
         }
     }
@@ -51,38 +74,18 @@ fn value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 /// Dissects one SSDP datagram.
 pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
-    // One pass over the bytes: lines end at LF (a CR before it is dropped; the datagram's
-    // last line needs none), the block at the first empty line, and at most MAX_LINES lines
-    // are looked at.
-    let mut lines = Lines::new(payload);
-    let mut left = MAX_LINES - 1;
-    let mut tail = true;
-    let start = lines.next_terminated().unwrap_or_else(|| {
-        tail = false;
-        strip_cr(lines.rest())
-    });
-    let kind = kind(start).ok_or(Error::NotMine)?;
+    let kind = kind(payload).ok_or(Error::NotMine)?;
     super::speak(ctx, Protocol::Ssdp, sink);
-    // First bytes (ASCII lower case) of the names read: other lines are passed over unread.
-    let first: &[u8] = match kind {
-        Kind::Announce => b"sunl",
-        Kind::Search => b"u",
+    // First bytes (ASCII lower case, as bits from `a`) of the names read: other lines are
+    // passed over unread.
+    let first: u32 = match kind {
+        Kind::Announce => 1 << (b's' - b'a') | 1 << (b'u' - b'a') | 1 << (b'n' - b'a') | 1 << (b'l' - b'a'),
+        Kind::Search => 1 << (b'u' - b'a'),
     };
+    // A byte 0x40..=0x7f, bit 5 set, is one of 0x60..=0x7f: `a` is 1 then.
+    let wanted = |b: u8| b & 0xc0 == 0x40 && first >> ((b & 0x1f).wrapping_sub(1) & 0x1f) & 1 != 0;
     let mac = ctx.src_mac;
-    loop {
-        let line = match lines.next_wanted(&mut left, |b| first.contains(&(b | 0x20))) {
-            Some(l) => l,
-            // The last line, without LF, if the bound allows it.
-            None if tail && left > 0 => {
-                tail = false;
-                left = 0;
-                strip_cr(lines.rest())
-            }
-            None => break,
-        };
-        if line.is_empty() {
-            break;
-        }
+    let mut on_line = |line: &[u8]| {
         // Told apart by the first byte: one case-insensitive compare per line at most.
         let fact = match (kind, line.first().map_or(0, |b| b | 0x20)) {
             (Kind::Search, b'u') => value(line, b"USER-AGENT").map(|text| Fact::Software {
@@ -104,13 +107,18 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         if let Some(f) = fact {
             sink.fact(ctx, &f);
         }
+    };
+    // One pass over the bytes: lines end at LF (a CR before it is dropped), the block at the
+    // first empty line, and at most MAX_LINES lines are looked at, the start line included.
+    let last = header_block(payload, MAX_LINES, wanted, |line| {
+        on_line(line);
+        ControlFlow::Continue(())
+    });
+    // The datagram's last line needs no LF.
+    if let Some(line) = last {
+        on_line(line);
     }
     Ok(())
-}
-
-/// `line` without one CR at its end.
-fn strip_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]
