@@ -271,28 +271,70 @@ pub static WORD_LISTS: [&Words; 11] = [
     &BROTHER_HOSTNAME,
 ];
 
-/// Per word list, the pair bits ([`Pairs`]) of its keywords' first two bytes: a text that
-/// has none of them holds none of the list's keywords, so the list is skipped whole.
-static FIRST_PAIRS: [[u64; 8]; 11] = {
-    let mut out = [[0u64; 8]; 11];
+/// Buckets of [`pair_hash`]: keywords are filed by the hash of their first two bytes.
+const PAIR_BUCKETS: usize = 1024;
+
+/// Hash of two adjacent bytes into `0..PAIR_BUCKETS`.
+#[inline]
+const fn pair_hash(a: u8, b: u8) -> usize {
+    ((a as usize * 37) ^ b as usize) & (PAIR_BUCKETS - 1)
+}
+
+/// Substring keywords (those of lists that are not prefix lists).
+const SUBSTRING_KEYWORDS: usize = {
+    let mut n = 0;
     let mut l = 0;
     while l < WORD_LISTS.len() {
-        let words = WORD_LISTS[l].words;
+        if !WORD_LISTS[l].prefix {
+            n += WORD_LISTS[l].words.len();
+        }
+        l += 1;
+    }
+    n
+};
+
+/// Every substring keyword with its list id, grouped by the [`pair_hash`] of its first two
+/// bytes: bucket `h` is `BY_PAIR[BUCKET[h]..BUCKET[h + 1]]`. A scan looks up the pair at each
+/// text position and compares only the keywords filed there (usually none).
+static BY_PAIR: ([u8; PAIR_BUCKETS + 1], [(u8, &[u8]); SUBSTRING_KEYWORDS]) = {
+    let mut start = [0u8; PAIR_BUCKETS + 1];
+    let mut out: [(u8, &[u8]); SUBSTRING_KEYWORDS] = [(0, b""); SUBSTRING_KEYWORDS];
+    assert!(SUBSTRING_KEYWORDS < 256, "bucket offsets are bytes");
+    // Count per bucket, then turn counts into start offsets, then place.
+    let mut l = 0;
+    while l < WORD_LISTS.len() {
+        let list = WORD_LISTS[l];
         let mut i = 0;
-        while i < words.len() {
-            let k = words[i].as_bytes();
-            if k.len() < 2 {
-                // A one-byte keyword has no pair: the list can never be skipped.
-                out[l] = [u64::MAX; 8];
-            } else {
-                let h = ((k[0] as usize * 31) ^ k[1] as usize) & 511;
-                out[l][h >> 6] |= 1 << (h & 63);
-            }
+        while !list.prefix && i < list.words.len() {
+            let k = list.words[i].as_bytes();
+            // A one-byte keyword would have no pair (and need a different scan): refused at
+            // compile time.
+            assert!(k.len() >= 2, "keywords are at least two bytes");
+            start[pair_hash(k[0], k[1]) + 1] += 1;
             i += 1;
         }
         l += 1;
     }
-    out
+    let mut h = 0;
+    while h < PAIR_BUCKETS {
+        start[h + 1] += start[h];
+        h += 1;
+    }
+    let mut fill = start;
+    let mut l = 0;
+    while l < WORD_LISTS.len() {
+        let list = WORD_LISTS[l];
+        let mut i = 0;
+        while !list.prefix && i < list.words.len() {
+            let k = list.words[i].as_bytes();
+            let h = pair_hash(k[0], k[1]);
+            out[fill[h] as usize] = (list.id, k);
+            fill[h] += 1;
+            i += 1;
+        }
+        l += 1;
+    }
+    (start, out)
 };
 
 /// Which word lists a string of `kind` matches, one bit per list id (0 for kinds no rule
@@ -316,76 +358,29 @@ pub fn string_mask(text: &[u8]) -> u16 {
         *d = c.to_ascii_lowercase();
     }
     let t = &buf[..n];
-    let pairs = Pairs::of(t);
-    let mut m = 0;
-    for (w, firsts) in WORD_LISTS.iter().zip(&FIRST_PAIRS) {
-        let hit = if w.prefix {
-            w.words.iter().any(|p| t.starts_with(p.as_bytes()))
-        } else {
-            pairs.0.iter().zip(firsts).any(|(a, b)| a & b != 0)
-                && w.words
-                    .iter()
-                    .any(|k| pairs.may_start(k.as_bytes()) && pairs.may_hold(k.as_bytes()) && find(t, k.as_bytes()))
-        };
-        if hit {
+    let mut m = 0u16;
+    for w in WORD_LISTS.iter().filter(|w| w.prefix) {
+        if w.words.iter().any(|p| t.starts_with(p.as_bytes())) {
             m |= 1 << w.id;
         }
     }
+    // One pass over the text: at each position, only the keywords filed under its pair.
+    let (start, words) = &BY_PAIR;
+    for i in 0..n.saturating_sub(1) {
+        let (Some(&a), Some(&b)) = (t.get(i), t.get(i + 1)) else { break };
+        let h = pair_hash(a, b);
+        let (Some(&from), Some(&to)) = (start.get(h), start.get(h + 1)) else { continue };
+        if from == to {
+            continue;
+        }
+        let rest = t.get(i..).unwrap_or_default();
+        for (id, k) in words.get(from as usize..to as usize).unwrap_or_default() {
+            if m & (1 << id) == 0 && rest.starts_with(k) {
+                m |= 1 << id;
+            }
+        }
+    }
     m
-}
-
-/// The adjacent byte pairs of a text, hashed into 512 bits: a keyword with a pair the text
-/// lacks cannot occur in it, so most keywords are ruled out without scanning the text.
-struct Pairs([u64; 8]);
-
-impl Pairs {
-    fn bit(a: u8, b: u8) -> (usize, u64) {
-        let h = (usize::from(a).wrapping_mul(31) ^ usize::from(b)) & 511;
-        (h >> 6, 1u64 << (h & 63))
-    }
-    fn of(t: &[u8]) -> Self {
-        let mut s = [0u64; 8];
-        for w in t.windows(2) {
-            if let [a, b] = *w {
-                let (i, bit) = Self::bit(a, b);
-                if let Some(x) = s.get_mut(i) {
-                    *x |= bit;
-                }
-            }
-        }
-        Pairs(s)
-    }
-    /// [`Pairs::may_hold`] for the keyword's first pair only: rules out most keywords at
-    /// the cost of one bit test.
-    #[inline]
-    fn may_start(&self, k: &[u8]) -> bool {
-        match *k {
-            [a, b, ..] => {
-                let (i, bit) = Self::bit(a, b);
-                self.0.get(i).is_some_and(|x| x & bit != 0)
-            }
-            _ => true,
-        }
-    }
-    /// False only if `k` cannot be in the text (one-byte keywords always may).
-    fn may_hold(&self, k: &[u8]) -> bool {
-        k.windows(2).all(|w| match *w {
-            [a, b] => {
-                let (i, bit) = Self::bit(a, b);
-                self.0.get(i).is_some_and(|x| x & bit != 0)
-            }
-            _ => true,
-        })
-    }
-}
-
-/// Substring search; the first-byte test skips most positions cheaply.
-fn find(t: &[u8], k: &[u8]) -> bool {
-    let Some((&first, rest)) = k.split_first() else { return false };
-    if t.len() < k.len() {
-        return false;
-    }
-    (0..=t.len() - k.len()).any(|i| t[i] == first && t[i + 1..].starts_with(rest))
 }
 
 /// The rules, first match wins. Keep medical rules on top.
@@ -509,6 +504,7 @@ impl Verdict<'_> {
 
 /// `any`: the union of the asset's string masks, so a keyword list none of its strings
 /// matches is ruled out without walking them.
+#[inline(always)]
 fn eval<'a>(t: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'a [u8]>> {
     let a = v.asset;
     match *t {
@@ -521,12 +517,17 @@ fn eval<'a>(t: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'a [u8]>> {
             .clone()
             .find(|(k, _, mask)| mask & (1 << words.id) != 0 && field.covers(*k))
             .map(|(_, s, _)| Some(s)),
-        Test::Both(x, y) => {
-            let a = eval(x, v, any)?;
-            let b = eval(y, v, any)?;
-            Some(b.or(a))
-        }
+        Test::Both(x, y) => both(x, y, v, any),
     }
+}
+
+/// [`Test::Both`], out of line: it is the only recursion, and keeping it apart lets the
+/// common tests inline into [`classify`]'s loop.
+#[inline(never)]
+fn both<'a>(x: &Test, y: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'a [u8]>> {
+    let a = eval(x, v, any)?;
+    let b = eval(y, v, any)?;
+    Some(b.or(a))
 }
 
 /// Applies [`RULES`].
@@ -544,6 +545,49 @@ pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
 mod tests {
     use super::*;
 
+    /// The plain definition of [`string_mask`]: every keyword searched for everywhere in the
+    /// lower-cased text (its first `STRING_LEN` bytes, as stored).
+    fn unfiltered(t: &[u8]) -> u16 {
+        let t = t.get(..wardtap_proto::STRING_LEN).unwrap_or(t).to_ascii_lowercase();
+        let find = |k: &[u8]| t.windows(k.len()).any(|w| w == k);
+        WORD_LISTS.iter().fold(0u16, |m, w| {
+            let hit = if w.prefix {
+                w.words.iter().any(|p| t.starts_with(p.as_bytes()))
+            } else {
+                w.words.iter().any(|k| find(k.as_bytes()))
+            };
+            if hit {
+                m | 1 << w.id
+            } else {
+                m
+            }
+        })
+    }
+
+    proptest::proptest! {
+        /// Texts made of keyword pieces, other bytes and case changes: the one-pass scan
+        /// finds exactly what searching every keyword everywhere finds.
+        #[test]
+        fn scan_equals_plain_search(
+            parts in proptest::collection::vec((0usize..200, 0usize..3, proptest::bool::ANY, proptest::num::u8::ANY), 0..12)
+        ) {
+            extern crate std;
+            let all: std::vec::Vec<&str> = WORD_LISTS.iter().flat_map(|w| w.words.iter().copied()).collect();
+            let mut t = std::vec::Vec::new();
+            for (w, cut, upper, byte) in parts {
+                match all.get(w) {
+                    Some(k) => {
+                        let k = k.as_bytes();
+                        let k = &k[..k.len().saturating_sub(cut)];
+                        t.extend(k.iter().map(|c| if upper { c.to_ascii_uppercase() } else { *c }));
+                    }
+                    None => t.push(byte),
+                }
+            }
+            proptest::prop_assert_eq!(string_mask(&t), unfiltered(&t));
+        }
+    }
+
     #[test]
     fn pair_filter_never_hides_a_keyword() {
         extern crate std;
@@ -551,21 +595,6 @@ mod tests {
         // Every keyword alone, inside other text, upper-cased, and cut by one byte.
         for w in WORD_LISTS {
             for k in w.words {
-                let unfiltered = |t: &[u8]| {
-                    let t = t.to_ascii_lowercase();
-                    WORD_LISTS.iter().fold(0u16, |m, w| {
-                        let hit = if w.prefix {
-                            w.words.iter().any(|p| t.starts_with(p.as_bytes()))
-                        } else {
-                            w.words.iter().any(|k| find(&t, k.as_bytes()))
-                        };
-                        if hit {
-                            m | 1 << w.id
-                        } else {
-                            m
-                        }
-                    })
-                };
                 let cut = &k[..k.len() - 1];
                 for t in [String::from(*k), std::format!("xx {k} yy"), k.to_uppercase(), String::from(cut)] {
                     assert_eq!(string_mask(t.as_bytes()), unfiltered(t.as_bytes()), "{t}");
