@@ -514,10 +514,8 @@ impl Detector {
         let (th_hosts, th_ports) = (self.t().scan_hosts as u32, self.t().scan_ports as u32);
         let Some(slot) = self.watch(&ip.src, ctx.ts) else { return };
         let Some(w) = self.watch.slot_mut(slot) else { return };
-        let mut h = Hasher::new(9);
-        h.write(&ip.dst.to_bytes16());
         // Browsing reaches many outside hosts; only local hosts count toward a host sweep.
-        let hosts = if local_dst { set_bit(&mut w.hosts, &mut w.n_hosts, h.finish()) } else { 0 };
+        let hosts = if local_dst { set_bit(&mut w.hosts, &mut w.n_hosts, host_hash(&ip.dst)) } else { 0 };
         let mut hp = Hasher::new(10);
         hp.write_u16(ip.dport);
         let ports = set_bit(&mut w.ports, &mut w.n_ports, hp.finish());
@@ -733,6 +731,22 @@ fn is_probe(ip: &IpCtx) -> bool {
     probe && !ip.dst.is_group() && !ip.src.is_unspecified()
 }
 
+/// The scan window's hash of a destination: FNV (seed 9) of its [`IpAddr::to_bytes16`] bytes.
+/// An IPv4 address hashes its constant mapped prefix first, which folds at compile time.
+#[inline]
+fn host_hash(ip: &IpAddr) -> u32 {
+    const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+    let mut h = Hasher::new(9);
+    match ip {
+        IpAddr::V4(a) => {
+            h.write(&V4_MAPPED);
+            h.write(a);
+        }
+        IpAddr::V6(b) => h.write(b),
+    }
+    h.finish()
+}
+
 /// One of 64 bits for a pending edge (device, peer, port): a payload frame from `mac` to
 /// `peer`:`port` can release that edge only if its bit is among the pending ones.
 #[inline]
@@ -827,6 +841,25 @@ mod tests {
         assert_eq!(&b[..n], b"12 in 60s");
         let n = fmt_scan(&mut b, 0, 4_000_000_000, 60);
         assert_eq!(&b[..n], b"0 local hosts, 4000000000 ports in 60s");
+    }
+
+    #[test]
+    fn host_hash_is_the_hash_of_the_sixteen_bytes() {
+        let mut x = 0x9e37_79b9_u32;
+        for _ in 0..2000 {
+            x = mix32(x.wrapping_add(0x6d2b_79f5));
+            let v4 = IpAddr::V4(x.to_be_bytes());
+            let mut b = [0u8; 16];
+            for (i, c) in b.chunks_mut(4).enumerate() {
+                c.copy_from_slice(&mix32(x ^ i as u32).to_le_bytes());
+            }
+            for ip in [v4, IpAddr::V6(b)] {
+                let mut h = Hasher::new(9);
+                h.write(&ip.to_bytes16());
+                assert_eq!(host_hash(&ip), h.finish(), "{ip:?}");
+                assert_eq!(IpKey::of(&ip).0, u128::from_le_bytes(ip.to_bytes16()));
+            }
+        }
     }
 
     #[test]
