@@ -70,8 +70,8 @@ pub fn parse(frame: &[u8]) -> Result<Eth<'_>> {
         payload,
     };
     let mut ethertype = u16::from_be_bytes([t0, t1]);
-    // Untagged IPv4 / IPv6 / ARP: most frames, no loop.
-    if ethertype >= 0x0600 && !is_vlan(ethertype) {
+    // Untagged IPv4 / IPv6 / ARP: most frames, no loop (IPv4 by one compare).
+    if ethertype == IPV4 || (ethertype >= 0x0600 && !is_vlan(ethertype)) {
         eth.kind = Kind::EtherType(ethertype);
         return Ok(eth);
     }

@@ -265,14 +265,19 @@ impl Pipeline {
     /// Everything above Ethernet; calls `sink.frame` once the context is complete.
     #[inline]
     fn l3<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, kind: ethernet::Kind, payload: &[u8], sink: &mut S) {
+        // IPv4 (most frames) first, by one compare, and inlining `ip`, so its header fields go
+        // straight into the context; IPv6 (few frames) shares one out-of-line copy.
+        if kind == ethernet::Kind::EtherType(ethernet::IPV4) {
+            match ipv4::parse(payload) {
+                Ok(ip) => return self.ip(ctx, ip, sink),
+                Err(e) => {
+                    sink.frame(ctx);
+                    return self.count(Layer::Ipv4, e);
+                }
+            }
+        }
         // Every arm returns but a failed IP header, counted below.
         let (layer, e) = match kind {
-            // IPv4 inlines `ip`, so its header fields go straight into the context; IPv6 (few
-            // frames) shares one out-of-line copy.
-            ethernet::Kind::EtherType(ethernet::IPV4) => match ipv4::parse(payload) {
-                Ok(ip) => return self.ip(ctx, ip, sink),
-                Err(e) => (Layer::Ipv4, e),
-            },
             ethernet::Kind::EtherType(ethernet::IPV6) => match ipv6::parse(payload) {
                 Ok(ip) => return self.ip_outlined(ctx, ip, sink),
                 Err(e) => (Layer::Ipv6, e),
@@ -329,11 +334,12 @@ impl Pipeline {
     /// the frame, then hands the transport payload to the application dissectors.
     #[inline(always)]
     fn ip<S: Sink + ?Sized>(&mut self, ctx: &mut FrameCtx, ip: IpView<'_>, sink: &mut S) {
-        let transport = Transport::from_ip_proto(ip.proto);
         let ipc = ctx.ip.insert(IpCtx {
             src: ip.src,
             dst: ip.dst,
-            transport,
+            // Set below as `Transport::from_ip_proto` would, in the arm the protocol number
+            // picks anyway (one dispatch instead of a conversion and a dispatch).
+            transport: Transport::Other(ip.proto),
             sport: 0,
             dport: 0,
             tcp_flags: 0,
@@ -341,48 +347,57 @@ impl Pipeline {
             ttl: ip.ttl,
         });
         if ip.later_fragment {
+            ipc.transport = Transport::from_ip_proto(ip.proto);
             self.counters.fragments += 1;
             sink.frame(ctx);
             return;
         }
-        match transport {
-            Transport::Tcp => match tcp::parse(ip.payload) {
-                Ok(t) => {
-                    ipc.sport = t.sport;
-                    ipc.dport = t.dport;
-                    ipc.tcp_flags = t.flags;
-                    ipc.payload_len = t.payload.len() as u16;
-                    sink.frame(ctx);
-                    self.tcp_app(ctx, t.payload, sink);
+        match ip.proto {
+            6 => {
+                ipc.transport = Transport::Tcp;
+                match tcp::parse(ip.payload) {
+                    Ok(t) => {
+                        ipc.sport = t.sport;
+                        ipc.dport = t.dport;
+                        ipc.tcp_flags = t.flags;
+                        ipc.payload_len = t.payload.len() as u16;
+                        sink.frame(ctx);
+                        self.tcp_app(ctx, t.payload, sink);
+                    }
+                    Err(e) => {
+                        sink.frame(ctx);
+                        self.count(Layer::Tcp, e);
+                    }
                 }
-                Err(e) => {
-                    sink.frame(ctx);
-                    self.count(Layer::Tcp, e);
+            }
+            17 => {
+                ipc.transport = Transport::Udp;
+                match udp::parse(ip.payload) {
+                    Ok(u) => {
+                        ipc.sport = u.sport;
+                        ipc.dport = u.dport;
+                        ipc.payload_len = u.payload.len() as u16;
+                        sink.frame(ctx);
+                        self.udp_app(ctx, u.sport, u.dport, u.payload, sink);
+                    }
+                    Err(e) => {
+                        sink.frame(ctx);
+                        self.count(Layer::Udp, e);
+                    }
                 }
-            },
-            Transport::Udp => match udp::parse(ip.payload) {
-                Ok(u) => {
-                    ipc.sport = u.sport;
-                    ipc.dport = u.dport;
-                    ipc.payload_len = u.payload.len() as u16;
-                    sink.frame(ctx);
-                    self.udp_app(ctx, u.sport, u.dport, u.payload, sink);
-                }
-                Err(e) => {
-                    sink.frame(ctx);
-                    self.count(Layer::Udp, e);
-                }
-            },
-            Transport::Icmp => {
+            }
+            proto @ (1 | 58) => {
+                ipc.transport = Transport::Icmp;
                 sink.frame(ctx);
                 speak(ctx, Protocol::Icmp, sink);
-                if ip.proto == 58 {
+                if proto == 58 {
                     if let Err(e) = icmp::dissect_v6(ctx, ip.payload, sink) {
                         self.count(Layer::Icmp, e);
                     }
                 }
             }
-            Transport::Other(_) => sink.frame(ctx),
+            // `Transport::Other(proto)` already.
+            _ => sink.frame(ctx),
         }
     }
 
