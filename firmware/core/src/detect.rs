@@ -351,6 +351,10 @@ impl Detector {
     }
 
     fn lookup(&mut self, c: &mut Ctx<'_>, ctx: &FrameCtx, name: &[u8]) {
+        // Only the baseline (learning) or a judgement (locked) uses a lookup.
+        if !(c.policy.learning() || c.policy.locked()) {
+            return;
+        }
         if is_reverse_or_local(name) || c.inv.find(&ctx.src_mac).is_none() {
             return;
         }

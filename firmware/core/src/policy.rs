@@ -337,11 +337,17 @@ impl Policy {
         }
     }
 
-    /// Records what a device did, if learning.
+    /// Records what a device did, if learning. The test is inline: outside learning (most
+    /// of the time) the caller neither builds the entry nor calls anything.
+    #[inline]
     pub fn learn(&mut self, mac: Mac, what: Learn<'_>) {
-        if !self.learning() {
-            return;
+        if self.learning {
+            self.record(mac, what);
         }
+    }
+
+    #[inline(never)]
+    fn record(&mut self, mac: Mac, what: Learn<'_>) {
         let k = match what {
             Learn::Device => Self::key(mac, Learned::Device, Transport::Other(0), 0, [0; 8]),
             Learn::External { peer, transport, port } => {
