@@ -250,8 +250,8 @@ impl<'a> ClientHello<'a> {
     /// The JA4 fingerprint text.
     fn ja4(&self, memo: &mut Ja4Memo) -> Result<heapless::Vec<u8, JA4_LEN>> {
         let mut ciphers = [0u16; MAX_CIPHERS];
+        // Wire order: the memo keys on it and sorts only to hash.
         let ciphers = collect(u16s(self.ciphers).filter(|v| !is_grease(*v)), &mut ciphers)?;
-        ciphers.sort_unstable();
         let mut exts = [0u16; MAX_EXTENSIONS];
         let n_ext = self.extensions.len();
         let exts =
@@ -372,19 +372,25 @@ const HEX2: [[u8; 2]; 256] = {
 };
 
 /// Items of a memo key: both lists and their lengths (longer inputs are not memoised;
-/// real client stacks send 15-40 ciphers and 10-25 extensions and signature algorithms).
+/// real client stacks send 15-60 ciphers and 10-25 extensions and signature algorithms).
 const MEMO_KEY: usize = 64;
-/// Memo entries.
-const MEMO_ENTRIES: usize = 8;
+/// Memo entries: a cipher list and an extension list per client stack, so eight stacks
+/// (a busy segment shows a handful: browsers, OS services, agents).
+const MEMO_ENTRIES: usize = 16;
 
-/// The last [`hash12`] results by their exact input, direct-mapped. A hit returns what
-/// hashing the same input again would: the whole input is the key, compared in full.
+/// The last [`hash12`] results by their exact input, any entry for any input (round-robin
+/// replacement), looked up by a tag and then compared in full: a hit returns what hashing
+/// the same input again would.
 pub struct Ja4Memo {
     entries: [MemoEntry; MEMO_ENTRIES],
+    /// The entry the next miss replaces.
+    next: u8,
 }
 
 #[derive(Clone, Copy)]
 struct MemoEntry {
+    /// Hash of the key (0 with `len` 0: empty).
+    tag: u32,
     /// Key length in items (0: empty).
     len: u8,
     key: [u16; MEMO_KEY],
@@ -400,36 +406,54 @@ impl Default for Ja4Memo {
 impl Ja4Memo {
     /// An empty memo.
     pub const fn new() -> Self {
-        Ja4Memo { entries: [MemoEntry { len: 0, key: [0; MEMO_KEY], out: [0; 12] }; MEMO_ENTRIES] }
+        let empty = MemoEntry { tag: 0, len: 0, key: [0; MEMO_KEY], out: [0; 12] };
+        Ja4Memo { entries: [empty; MEMO_ENTRIES], next: 0 }
     }
 
-    /// [`hash12`], from the memo when the same input was hashed lately.
-    fn hash12(&mut self, list: &[u16], sig_algs: &[u8]) -> [u8; 12] {
+    /// [`hash12`] of `list` sorted, from the memo when the same input was hashed lately.
+    /// `list` may come in any order: the key is the list as given (a client sends its
+    /// ciphers in the same order every time), and it is sorted only to hash it.
+    fn hash12(&mut self, list: &mut [u16], sig_algs: &[u8]) -> [u8; 12] {
         // The key: list length, list, then the non-GREASE signature algorithms.
         let mut key = [0u16; MEMO_KEY];
-        let mut n = 0;
-        let items = core::iter::once(list.len() as u16)
-            .chain(list.iter().copied())
-            .chain(u16s(sig_algs).filter(|v| !is_grease(*v)));
-        for v in items {
-            let Some(k) = key.get_mut(n) else { return hash12(list, sig_algs) };
+        let (Some((first, items)), Ok(len)) = (key.split_first_mut(), u16::try_from(list.len())) else {
+            return hash12_sorted(list, sig_algs);
+        };
+        *first = len;
+        let Some(dst) = items.get_mut(..list.len()) else { return hash12_sorted(list, sig_algs) };
+        dst.copy_from_slice(list);
+        let mut n = 1 + list.len();
+        for v in u16s(sig_algs).filter(|v| !is_grease(*v)) {
+            let Some(k) = key.get_mut(n) else { return hash12_sorted(list, sig_algs) };
             *k = v;
             n += 1;
         }
         let key = key.get(..n).unwrap_or(&[]);
-        let ix = key.iter().fold(0u32, |h, &v| (h ^ u32::from(v)).wrapping_mul(0x0100_0193)) as usize % MEMO_ENTRIES;
-        let Some(e) = self.entries.get_mut(ix) else { return hash12(list, sig_algs) };
-        if usize::from(e.len) == n && e.key.get(..n) == Some(key) {
-            return e.out;
+        let tag = key.iter().fold(0x811c_9dc5u32, |h, &v| (h ^ u32::from(v)).wrapping_mul(0x0100_0193)) | 1;
+        for e in &self.entries {
+            if e.tag == tag && usize::from(e.len) == n && e.key.get(..n) == Some(key) {
+                return e.out;
+            }
         }
-        let out = hash12(list, sig_algs);
-        e.len = n as u8;
-        if let Some(k) = e.key.get_mut(..n) {
-            k.copy_from_slice(key);
+        let out = hash12_sorted(list, sig_algs);
+        let slot = usize::from(self.next) % MEMO_ENTRIES;
+        self.next = ((slot + 1) % MEMO_ENTRIES) as u8;
+        if let Some(e) = self.entries.get_mut(slot) {
+            e.tag = tag;
+            e.len = n as u8;
+            if let Some(k) = e.key.get_mut(..n) {
+                k.copy_from_slice(key);
+            }
+            e.out = out;
         }
-        e.out = out;
         out
     }
+}
+
+/// [`hash12`] of `list` after sorting it.
+fn hash12_sorted(list: &mut [u16], sig_algs: &[u8]) -> [u8; 12] {
+    list.sort_unstable();
+    hash12(list, sig_algs)
 }
 
 /// First 12 hex digits of SHA-256 over `list` as comma-separated hex, then, when
@@ -813,9 +837,14 @@ mod tests {
         inputs.push((vec![1, 2, 3], vec![0x04, 0x03]));
         inputs.push((vec![1, 2, 3], vec![0x1a, 0x1a, 0x04, 0x03]));
         inputs.push((vec![1, 2, 3], vec![]));
+        // The same set in another order: its own key, the same hash.
+        inputs.push((vec![3, 1, 2], vec![]));
         for _ in 0..2_000 {
             let (list, sigs) = &inputs[rnd(inputs.len() as u32) as usize];
-            assert_eq!(memo.hash12(list, sigs), hash12(list, sigs), "{list:?} {sigs:?}");
+            let mut sorted = list.clone();
+            sorted.sort_unstable();
+            let mut given = list.clone();
+            assert_eq!(memo.hash12(&mut given, sigs), hash12(&sorted, sigs), "{list:?} {sigs:?}");
         }
     }
 }
