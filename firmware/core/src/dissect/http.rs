@@ -11,7 +11,7 @@
 //! after the first segment. A header line cut by the end of the segment is ignored rather than
 //! reported half.
 
-use super::util::{header_block, header_value, starts_with_ci};
+use super::util::{first_two, header_block, header_value, starts_with_ci};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use core::ops::ControlFlow;
@@ -128,9 +128,8 @@ fn strip_port(h: &[u8]) -> &[u8] {
             None => h,
         };
     }
-    let mut colons = h.iter().enumerate().filter(|&(_, &b)| b == b':');
-    match (colons.next(), colons.next()) {
-        (Some((i, _)), None) => h.get(..i).unwrap_or(h),
+    match first_two(h, b':') {
+        [Some(i), None] => h.get(..i).unwrap_or(h),
         // No port, or a bare IPv6 address (not valid in Host, but not ours to split).
         _ => h,
     }

@@ -8,7 +8,7 @@
 //! Deliberately not parsed: the device description XML behind LOCATION (a separate TCP
 //! fetch the tap never makes), vendor headers, and anything after the blank line.
 
-use super::util::{header_block, trim_ws};
+use super::util::{header_block, header_value};
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use core::ops::ControlFlow;
@@ -62,14 +62,11 @@ fn kind(p: &[u8]) -> Option<Kind> {
     }
 }
 
-/// The trimmed value of `line` if it is `name: value` (`name` in upper case, matched
+/// The trimmed value of `line` if it is `name: value` (`name` in lower case, matched
 /// without regard to case) and the value is not empty (an empty one says nothing).
-#[inline]
+#[inline(always)]
 fn value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    match line.split_at_checked(name.len()) {
-        Some((n, [b':', v @ ..])) if n.eq_ignore_ascii_case(name) => Some(trim_ws(v)).filter(|v| !v.is_empty()),
-        _ => None,
-    }
+    header_value(line, name).filter(|v| !v.is_empty())
 }
 
 /// Dissects one SSDP datagram.
@@ -88,19 +85,19 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut on_line = |line: &[u8]| {
         // Told apart by the first byte: one case-insensitive compare per line at most.
         let fact = match (kind, line.first().map_or(0, |b| b | 0x20)) {
-            (Kind::Search, b'u') => value(line, b"USER-AGENT").map(|text| Fact::Software {
+            (Kind::Search, b'u') => value(line, b"user-agent").map(|text| Fact::Software {
                 mac,
                 text,
                 source: SoftwareSource::HttpUserAgent,
             }),
-            (Kind::Announce, b's') => match value(line, b"SERVER") {
+            (Kind::Announce, b's') => match value(line, b"server") {
                 Some(text) => Some(Fact::Software { mac, text, source: SoftwareSource::SsdpServer }),
-                None => value(line, b"ST").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
+                None => value(line, b"st").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
             },
-            (Kind::Announce, b'u') => value(line, b"USN").map(|value| Fact::Info { mac, field: InfoField::Usn, value }),
-            (Kind::Announce, b'n') => value(line, b"NT").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
+            (Kind::Announce, b'u') => value(line, b"usn").map(|value| Fact::Info { mac, field: InfoField::Usn, value }),
+            (Kind::Announce, b'n') => value(line, b"nt").map(|value| Fact::Info { mac, field: InfoField::Nt, value }),
             (Kind::Announce, b'l') => {
-                value(line, b"LOCATION").map(|value| Fact::Info { mac, field: InfoField::Location, value })
+                value(line, b"location").map(|value| Fact::Info { mac, field: InfoField::Location, value })
             }
             _ => None,
         };

@@ -220,6 +220,61 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The offsets of the first two `byte`s in `s` (a colon in a host, say), found eight bytes
+/// at a time.
+pub fn first_two(s: &[u8], byte: u8) -> [Option<usize>; 2] {
+    let splat = u64::from_le_bytes([byte; 8]);
+    let mut found = [None, None];
+    // Records the hits `bits` marks in the eight bytes at `at`; true once there are two.
+    let mut hits = |mut bits: u64, at: usize| {
+        // Bounded: one bit of eight cleared per pass.
+        while bits != 0 {
+            let i = at.wrapping_add((bits.trailing_zeros() / 8) as usize);
+            bits &= bits.wrapping_sub(1);
+            if found[0].is_some() {
+                found[1] = Some(i);
+                return true;
+            }
+            found[0] = Some(i);
+        }
+        false
+    };
+    let mut rest = s;
+    // Bounded by the length of `s`.
+    while let Some((w, next)) = rest.split_first_chunk::<8>() {
+        let bits = zero_bits(u64::from_le_bytes(*w) ^ splat);
+        if bits != 0 && hits(bits, s.len().wrapping_sub(rest.len())) {
+            return found;
+        }
+        rest = next;
+    }
+    if !rest.is_empty() {
+        // The last one to seven bytes: the last eight of `s` read again (those searched
+        // already masked off), or a padded copy of a shorter `s` (the padding masked off).
+        let (w, at, seen) = match s.last_chunk::<8>() {
+            Some(last) => (*last, s.len().wrapping_sub(8), 8usize.wrapping_sub(rest.len())),
+            None => {
+                let mut w = [0u8; 8];
+                for (d, b) in w.iter_mut().zip(rest) {
+                    *d = *b;
+                }
+                (w, 0, 0)
+            }
+        };
+        // Bytes `seen..seen + rest.len()`, which is at most 8: both shifts are below 64.
+        let keep = (u64::MAX << (8 * seen)) & (u64::MAX >> (8 * (8 - seen - rest.len())));
+        hits(zero_bits(u64::from_le_bytes(w) ^ splat) & keep, at);
+    }
+    found
+}
+
+/// High bit of every zero byte of `x`, exact per byte (no carry crosses bytes).
+#[inline]
+fn zero_bits(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
 /// Whether `w` holds an LF. Exact as a yes/no (the bits it computes may be wrong only above
 /// the lowest LF), and cheaper than [`lf_bits`].
 #[inline]
@@ -234,21 +289,78 @@ fn may_have_lf(w: u64) -> bool {
 /// byte to the next (a later hit in the word is as true as the first).
 #[inline]
 fn lf_bits(w: u64) -> u64 {
-    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     // Zero bytes of `x` are the LFs.
-    let x = w ^ LF;
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+    zero_bits(w ^ 0x0a0a_0a0a_0a0a_0a0a)
 }
 
-/// Splits `Name: value` and returns the trimmed value if the name matches (case-insensitive).
+/// Splits `Name: value` and returns the trimmed value if the name matches without regard to
+/// case. `name` is given in lower case: a header name is ASCII letters, digits and `-`.
+///
+/// The colon is looked at first (one byte rules out most lines), then the name eight bytes
+/// at a time, letters folded by setting bit 5 (with `name` a literal, inlined, the words and
+/// fold masks it gives are constants).
+#[inline(always)]
 pub fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    // The colon first: one byte rules out most lines before the case-insensitive compare.
-    if line.get(name.len()) == Some(&b':') && line.get(..name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name)) {
-        Some(trim_ws(&line[name.len() + 1..]))
-    } else {
-        None
+    let n = name.len();
+    match line.get(n..) {
+        Some([b':', value @ ..]) if name_is(line, name) => Some(trim_ws(value)),
+        _ => None,
     }
+}
+
+/// Whether `line` (longer than `name`) starts with `name`, as [`header_value`] compares.
+#[inline(always)]
+fn name_is(line: &[u8], name: &[u8]) -> bool {
+    let n = name.len();
+    if n < 8 {
+        let Some(w) = line.first_chunk::<8>() else {
+            // A line of seven bytes or less.
+            return line.get(..n).is_some_and(|l| l.eq_ignore_ascii_case(name));
+        };
+        let mut p = [0u8; 8];
+        for (d, s) in p.iter_mut().zip(name) {
+            *d = *s;
+        }
+        // The first `n` bytes (`n` is below 8).
+        let keep = (1u64 << (8 * n)) - 1;
+        (u64::from_le_bytes(*w) | fold(p)) & keep == u64::from_le_bytes(p)
+    } else {
+        // Whole words, the last one ending with the name (overlapping the one before).
+        let mut i = 0;
+        // Bounded by the length of `name`.
+        while i + 8 < n {
+            if !word_is(line, name, i) {
+                return false;
+            }
+            i += 8;
+        }
+        word_is(line, name, n - 8)
+    }
+}
+
+/// Whether the eight bytes of `line` at `at` are those of `name` there, letters folded.
+#[inline(always)]
+fn word_is(line: &[u8], name: &[u8], at: usize) -> bool {
+    match (line.get(at..).and_then(|l| l.first_chunk::<8>()), name.get(at..).and_then(|l| l.first_chunk::<8>())) {
+        (Some(w), Some(p)) => u64::from_le_bytes(*w) | fold(*p) == u64::from_le_bytes(*p),
+        _ => false,
+    }
+}
+
+/// Bit 5 of each byte of `p` that is a lower-case letter: OR-ed into the bytes compared with
+/// `p`, it matches both cases of the letter and nothing else. Plain arithmetic, so that a
+/// literal `p` folds to a constant.
+#[inline(always)]
+fn fold(p: [u8; 8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let p = u64::from_le_bytes(p);
+    // Per byte, on its low seven bits (no carry or borrow crosses bytes): high bit set
+    // from 0x61 up, and up to 0x7a; a byte with its own high bit set is no letter.
+    let q = p & LOW7;
+    let from_a = q + 0x1f1f_1f1f_1f1f_1f1f;
+    let to_z = 0xfafa_fafa_fafa_fafa - q;
+    (from_a & to_z & !p & HI) >> 2
 }
 
 /// Trims ASCII whitespace at both ends.
@@ -396,5 +508,48 @@ mod tests {
         assert_eq!(header_value(b"host", b"host"), None);
         assert_eq!(header_value(b"Host:", b"host"), Some(&b""[..]));
         assert_eq!(header_value(b"Hosts: a", b"host"), None);
+    }
+
+    #[test]
+    fn first_two_as_position() {
+        extern crate std;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let s: std::vec::Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        [b':', 0, b'a', 0xba, b';', b'a', b'b', b'c'][(x % 8) as usize]
+                    })
+                    .collect();
+                for byte in [b':', 0] {
+                    let mut want = s.iter().enumerate().filter(|&(_, &b)| b == byte).map(|(i, _)| i);
+                    assert_eq!(first_two(&s, byte), [want.next(), want.next()], "{s:?} {byte}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn header_value_is_eq_ignore_ascii_case() {
+        extern crate std;
+        // Every name length up to 24, each name byte against every byte in its place.
+        let names: [&[u8]; 6] = [b"a", b"nt", b"host", b"server", b"user-agent", b"proxy-authorization"];
+        for name in names.iter().copied().chain([&b"0123456789-abcdefghijklm"[..]]) {
+            for pad in [0usize, 1, 9] {
+                for i in 0..name.len() {
+                    for b in 0..=255u8 {
+                        let mut line = std::vec::Vec::from(name);
+                        line[i] = b;
+                        line.push(b':');
+                        line.extend(core::iter::repeat_n(b'x', pad));
+                        let want = line[..name.len()].eq_ignore_ascii_case(name);
+                        assert_eq!(header_value(&line, name).is_some(), want, "{line:?} {name:?}");
+                    }
+                }
+            }
+        }
     }
 }
