@@ -242,9 +242,16 @@ impl TableValue for Edge {
 
 /// Whether the asset holds `ip` as one of its addresses.
 fn holds(a: &Asset, ip: &IpAddr) -> bool {
+    // Compared as words: asked twice per frame, and a byte-array `contains` compares bytes.
     match ip {
-        IpAddr::V4(v) => a.v4.contains(v),
-        IpAddr::V6(v) => a.v6.contains(v),
+        IpAddr::V4(v) => {
+            let w = u32::from_ne_bytes(*v);
+            a.v4.iter().any(|x| u32::from_ne_bytes(*x) == w)
+        }
+        IpAddr::V6(v) => {
+            let w = u128::from_ne_bytes(*v);
+            a.v6.iter().any(|x| u128::from_ne_bytes(*x) == w)
+        }
     }
 }
 
@@ -324,7 +331,8 @@ pub struct Inventory {
     strings: Strings,
     peers: Peers,
     edges: Edges,
-    subnets: heapless::Vec<([u8; 4], u8), MAX_SUBNETS, u8>,
+    /// Local IPv4 subnets as (network, mask) words: every frame's source is tested against them.
+    subnets: heapless::Vec<(u32, u32), MAX_SUBNETS, u8>,
     prefixes6: heapless::Vec<([u8; 16], u8), MAX_PREFIXES6, u8>,
     /// What it counted.
     pub counters: InventoryCounters,
@@ -335,17 +343,20 @@ pub struct Inventory {
     mac_cache: [u16; MAC_CACHE],
 }
 
-/// Whether `a` and `b` agree on their first `bits` bits (never for a prefix longer than them).
-fn prefix_match(a: &[u8; 4], b: &[u8; 4], bits: u8) -> bool {
-    // One masked word compare (a byte-slice compare cost a memcmp call per subnet per frame).
-    if bits > 32 {
-        return false;
-    }
-    let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-    (u32::from_be_bytes(*a) ^ u32::from_be_bytes(*b)) & mask == 0
+/// An IPv4 subnet as (network, mask) words (a prefix over 32 is taken as 32), so that testing
+/// an address is one masked compare.
+fn v4_net(net: &[u8; 4], prefix: u8) -> (u32, u32) {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+    (u32::from_be_bytes(*net) & mask, mask)
 }
 
-/// [`prefix_match`] for IPv6.
+/// Whether `a` is inside the [`v4_net`] `net`.
+#[inline]
+fn in_v4_net(a: &[u8; 4], (net, mask): (u32, u32)) -> bool {
+    u32::from_be_bytes(*a) & mask == net
+}
+
+/// Whether `a` and `b` agree on their first `bits` bits (never for a prefix longer than them).
 fn prefix_match6(a: &[u8; 16], b: &[u8; 16], bits: u8) -> bool {
     if bits > 128 {
         return false;
@@ -391,11 +402,11 @@ impl Inventory {
 
     /// Declares a local IPv4 subnet (configuration); returns false when the list is full.
     pub fn add_subnet(&mut self, net: [u8; 4], prefix: u8) -> bool {
-        let prefix = prefix.min(32);
-        if self.subnets.iter().any(|(n, p)| *p == prefix && prefix_match(n, &net, prefix)) {
+        let net = v4_net(&net, prefix);
+        if self.subnets.contains(&net) {
             return true;
         }
-        self.subnets.push((net, prefix)).is_ok()
+        self.subnets.push(net).is_ok()
     }
 
     /// Whether `ip` is on the monitored segment.
@@ -409,7 +420,7 @@ impl Inventory {
                 if self.subnets.is_empty() {
                     ip.is_private()
                 } else {
-                    self.subnets.iter().any(|(n, p)| prefix_match(n, a, *p))
+                    self.subnets.iter().any(|&net| in_v4_net(a, net))
                 }
             }
             IpAddr::V6(b) => {
@@ -1258,7 +1269,7 @@ mod tests {
         for bits in 0..=255u8 {
             for a in &nets4 {
                 for b in &nets4 {
-                    assert_eq!(prefix_match(a, b, bits), bytewise(a, b, bits), "{a:?} {b:?} /{bits}");
+                    assert_eq!(in_v4_net(b, v4_net(a, bits)), bytewise(a, b, bits.min(32)), "{a:?} {b:?} /{bits}");
                 }
             }
             for a in &nets6 {
