@@ -436,6 +436,7 @@ impl Detector {
         });
     }
 
+    #[inline(always)]
     fn watch(&mut self, src: &IpAddr, now: u64) -> Option<u16> {
         let key = IpKey::of(src);
         let window = self.t().window_secs as u64 * 1_000_000;
