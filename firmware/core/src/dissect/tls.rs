@@ -192,16 +192,19 @@ impl<'a> ClientHello<'a> {
             None if cut => rest,
             None => return Err(Error::Malformed),
         };
-        let mut e = Cursor::new(block);
+        let mut rest = block;
         for _ in 0..MAX_EXTENSIONS {
-            if e.is_empty() {
-                return Ok(h);
-            }
-            // An extension is used only when whole.
-            let Ok((typ, data)) = next_extension(&mut e) else { return h.end(cut) };
-            h.extension(typ, data)?;
+            // Type, length, data; an extension is used only when whole.
+            let Some((&[t0, t1, l0, l1], after)) = rest.split_first_chunk() else {
+                return if rest.is_empty() { Ok(h) } else { h.end(cut) };
+            };
+            let Some((data, next)) = after.split_at_checked(usize::from(u16::from_be_bytes([l0, l1]))) else {
+                return h.end(cut);
+            };
+            h.extension(u16::from_be_bytes([t0, t1]), data)?;
+            rest = next;
         }
-        if e.is_empty() {
+        if rest.is_empty() {
             Ok(h)
         } else {
             Err(Error::Malformed)
@@ -249,46 +252,65 @@ impl<'a> ClientHello<'a> {
 
     /// The JA4 fingerprint text.
     fn ja4(&self, memo: &mut Ja4Memo) -> Result<heapless::Vec<u8, JA4_LEN>> {
-        let mut ciphers = [0u16; MAX_CIPHERS];
-        // Wire order: the memo keys on it and sorts only to hash.
-        let ciphers = collect(u16s(self.ciphers).filter(|v| !is_grease(*v)), &mut ciphers)?;
-        let mut exts = [0u16; MAX_EXTENSIONS];
-        let n_ext = self.extensions.len();
-        let exts =
-            collect(self.extensions.iter().copied().filter(|t| *t != ext::SERVER_NAME && *t != ext::ALPN), &mut exts)?;
-        exts.sort_unstable();
+        // Each hash's input is written as its memo key: see [`Ja4Memo::hash12`].
+        let mut ciphers = [0u16; 1 + MAX_CIPHERS];
+        // In wire order: the memo keys on it and sorts only to hash.
+        let n_ciphers = key_list(&mut ciphers, MAX_CIPHERS, u16s(self.ciphers).filter(|v| !is_grease(*v)))?;
+        let ciphers_hash = memo.hash12(ciphers.get_mut(..=n_ciphers).unwrap_or_default(), n_ciphers);
+
+        // Sorted (some stacks shuffle their extensions), then the signature algorithms.
+        let mut exts = [0u16; 1 + MAX_EXTENSIONS + KEY_SIG_ALGS];
+        let all = self.extensions.iter().copied();
+        let n_exts = key_list(&mut exts, MAX_EXTENSIONS, all.filter(|t| *t != ext::SERVER_NAME && *t != ext::ALPN))?;
+        let (sorted, tail) = exts.split_at_mut(1 + n_exts);
+        if let Some(list) = sorted.get_mut(1..) {
+            list.sort_unstable();
+        }
+        let sig_algs = || u16s(self.sig_algs).filter(|v| !is_grease(*v));
+        let (mut n_sigs, mut fits) = (0, true);
+        for v in sig_algs() {
+            let Some(k) = tail.get_mut(n_sigs) else {
+                fits = false;
+                break;
+            };
+            *k = v;
+            n_sigs += 1;
+        }
+        let exts_hash = if fits {
+            memo.hash12(exts.get_mut(..1 + n_exts + n_sigs).unwrap_or_default(), n_exts)
+        } else {
+            // More signature algorithms than a key holds (no real client): not memoised.
+            hash12(exts.get(1..=n_exts).unwrap_or_default(), sig_algs())
+        };
 
         let mut out = heapless::Vec::new();
         let mut put = |s: &[u8]| out.extend_from_slice(s).map_err(|_| Error::Malformed);
         put(b"t")?;
         put(&version_code(self.max_version.unwrap_or(self.legacy_version)))?;
         put(if self.has_sni { b"d" } else { b"i" })?;
-        put(&two_digits(ciphers.len()))?;
-        put(&two_digits(n_ext))?;
+        put(&two_digits(n_ciphers))?;
+        put(&two_digits(self.extensions.len()))?;
         put(&alpn_code(self.alpn))?;
         put(b"_")?;
-        put(&memo.hash12(ciphers, &[]))?;
+        put(&ciphers_hash)?;
         put(b"_")?;
-        put(&memo.hash12(exts, self.sig_algs))?;
+        put(&exts_hash)?;
         Ok(out)
     }
 }
 
-/// One extension: type, then its data.
-fn next_extension<'a>(e: &mut Cursor<'a>) -> Result<(u16, &'a [u8])> {
-    let typ = e.u16()?;
-    let len = e.u16()?;
-    Ok((typ, e.take(len.into())?))
-}
-
-/// Copies `it` into `buf`; more items than fit is malformed (no real client comes close).
-fn collect(it: impl Iterator<Item = u16>, buf: &mut [u16]) -> Result<&mut [u16]> {
+/// Writes a memo key's list part: the number of items of `it` (at most `max`, more is
+/// malformed: no real client comes close), then the items. Returns the number.
+fn key_list(key: &mut [u16], max: usize, it: impl Iterator<Item = u16>) -> Result<usize> {
+    let (count, items) = key.split_first_mut().ok_or(Error::Malformed)?;
+    let items = items.get_mut(..max).ok_or(Error::Malformed)?;
     let mut n = 0;
     for v in it {
-        *buf.get_mut(n).ok_or(Error::Malformed)? = v;
+        *items.get_mut(n).ok_or(Error::Malformed)? = v;
         n += 1;
     }
-    buf.get_mut(..n).ok_or(Error::Malformed)
+    *count = n as u16;
+    Ok(n)
 }
 
 /// First host_name of a server_name extension (RFC 6066 §3).
@@ -371,6 +393,8 @@ const HEX2: [[u8; 2]; 256] = {
     t
 };
 
+/// Signature algorithms a memo key holds besides the extensions.
+const KEY_SIG_ALGS: usize = MEMO_KEY;
 /// Items of a memo key: both lists and their lengths (longer inputs are not memoised;
 /// real client stacks send 15-60 ciphers and 10-25 extensions and signature algorithms).
 const MEMO_KEY: usize = 64;
@@ -410,57 +434,45 @@ impl Ja4Memo {
         Ja4Memo { entries: [empty; MEMO_ENTRIES], next: 0 }
     }
 
-    /// [`hash12`] of `list` sorted, from the memo when the same input was hashed lately.
-    /// `list` may come in any order: the key is the list as given (a client sends its
-    /// ciphers in the same order every time), and it is sorted only to hash it.
-    fn hash12(&mut self, list: &mut [u16], sig_algs: &[u8]) -> [u8; 12] {
-        // The key: list length, list, then the non-GREASE signature algorithms.
-        let mut key = [0u16; MEMO_KEY];
-        let (Some((first, items)), Ok(len)) = (key.split_first_mut(), u16::try_from(list.len())) else {
-            return hash12_sorted(list, sig_algs);
+    /// [`hash12`] of a key's list sorted and its other items, from the memo when the same
+    /// key was hashed lately. The key is what is hashed, as written by [`key_list`]: the
+    /// number of list items `n`, the `n` items in any order (a client sends its ciphers in
+    /// the same order every time; they are sorted only to hash), then the non-GREASE
+    /// signature algorithms (none for the cipher hash). A key longer than an entry holds is
+    /// hashed without the memo.
+    fn hash12(&mut self, key: &mut [u16], n: usize) -> [u8; 12] {
+        let hash = |key: &mut [u16]| {
+            let (list, sigs) = key.split_at_mut(n.saturating_add(1).min(key.len()));
+            let list = list.get_mut(1..).unwrap_or_default();
+            list.sort_unstable();
+            hash12(list, sigs.iter().copied())
         };
-        *first = len;
-        let Some(dst) = items.get_mut(..list.len()) else { return hash12_sorted(list, sig_algs) };
-        dst.copy_from_slice(list);
-        let mut n = 1 + list.len();
-        for v in u16s(sig_algs).filter(|v| !is_grease(*v)) {
-            let Some(k) = key.get_mut(n) else { return hash12_sorted(list, sig_algs) };
-            *k = v;
-            n += 1;
+        if key.len() > MEMO_KEY {
+            return hash(key);
         }
-        let key = key.get(..n).unwrap_or(&[]);
         let tag = key.iter().fold(0x811c_9dc5u32, |h, &v| (h ^ u32::from(v)).wrapping_mul(0x0100_0193)) | 1;
         for e in &self.entries {
-            if e.tag == tag && usize::from(e.len) == n && e.key.get(..n) == Some(key) {
+            if e.tag == tag && usize::from(e.len) == key.len() && e.key.get(..key.len()) == Some(key) {
                 return e.out;
             }
         }
-        let out = hash12_sorted(list, sig_algs);
         let slot = usize::from(self.next) % MEMO_ENTRIES;
         self.next = ((slot + 1) % MEMO_ENTRIES) as u8;
-        if let Some(e) = self.entries.get_mut(slot) {
-            e.tag = tag;
-            e.len = n as u8;
-            if let Some(k) = e.key.get_mut(..n) {
-                k.copy_from_slice(key);
-            }
-            e.out = out;
-        }
-        out
+        let Some(e) = self.entries.get_mut(slot) else { return hash(key) };
+        let Some(k) = e.key.get_mut(..key.len()) else { return hash(key) };
+        k.copy_from_slice(key);
+        e.tag = tag;
+        e.len = key.len() as u8;
+        e.out = hash(key);
+        e.out
     }
 }
 
-/// [`hash12`] of `list` after sorting it.
-fn hash12_sorted(list: &mut [u16], sig_algs: &[u8]) -> [u8; 12] {
-    list.sort_unstable();
-    hash12(list, sig_algs)
-}
-
-/// First 12 hex digits of SHA-256 over `list` as comma-separated hex, then, when
-/// `sig_algs` is not empty, `_` and the non-GREASE signature algorithms in wire order.
-/// Nothing to hash gives `000000000000`.
-fn hash12(list: &[u16], sig_algs: &[u8]) -> [u8; 12] {
-    let mut sigs = u16s(sig_algs).filter(|v| !is_grease(*v)).peekable();
+/// First 12 hex digits of SHA-256 over `list` as comma-separated hex, then, when there are
+/// signature algorithms (GREASE already left out), `_` and them in wire order. Nothing to
+/// hash gives `000000000000`.
+fn hash12(list: &[u16], sig_algs: impl Iterator<Item = u16>) -> [u8; 12] {
+    let mut sigs = sig_algs.peekable();
     if list.is_empty() && sigs.peek().is_none() {
         return [b'0'; 12];
     }
@@ -605,10 +617,16 @@ mod tests {
             0x0005, 0x000a, 0x000b, 0x000d, 0x0012, 0x0015, 0x0017, 0x001b, 0x0023, 0x002b, 0x002d, 0x0033, 0x4469,
             0xff01,
         ];
-        assert_eq!(&hash12(&exts, &[]), b"6d807ffa2a79");
-        assert_eq!(&hash12(&[], &[]), b"000000000000");
-        // GREASE-only signature algorithms count as none.
-        assert_eq!(&hash12(&exts, &[0x1a, 0x1a]), b"6d807ffa2a79");
+        assert_eq!(&hash12(&exts, [].into_iter()), b"6d807ffa2a79");
+        assert_eq!(&hash12(&[], [].into_iter()), b"000000000000");
+        // GREASE-only signature algorithms count as none; a real one counts.
+        let ja4 = |sigs: &[u16]| {
+            let (_, c) = run(&hello(0x0303, &[0x1301], &[(13, u16_list(2, sigs))]));
+            hellos(&c).concat()
+        };
+        assert_eq!(ja4(&[0x1a1a]), ja4(&[]));
+        assert_ne!(ja4(&[0x1a1a, 0x0403]), ja4(&[]));
+        assert_eq!(ja4(&[0x1a1a, 0x0403]), ja4(&[0x0403]));
     }
 
     // Expected values below were computed once by an independent Python script (hashlib,
@@ -826,25 +844,31 @@ mod tests {
             x ^= x << 5;
             x % n
         };
-        let mut inputs: Vec<(Vec<u16>, Vec<u8>)> = Vec::new();
+        let mut inputs: Vec<(Vec<u16>, Vec<u16>)> = Vec::new();
         for i in 0..40 {
             let len = [0, 1, 3, 15, 40, 62, 63, 64, 100][i % 9];
             let list: Vec<u16> = (0..len).map(|_| rnd(0x1_0000) as u16).collect();
-            let sigs: Vec<u8> = (0..rnd(3) * 6).map(|_| rnd(256) as u8).collect();
+            let sigs: Vec<u16> = (0..rnd(3) * 3).map(|_| rnd(0x1_0000) as u16).collect();
             inputs.push((list, sigs));
         }
-        // Same list, other signature algorithms; a GREASE one that must not count.
-        inputs.push((vec![1, 2, 3], vec![0x04, 0x03]));
-        inputs.push((vec![1, 2, 3], vec![0x1a, 0x1a, 0x04, 0x03]));
+        // Same list, other signature algorithms, or none; a key just within and just past
+        // an entry's size.
+        inputs.push((vec![1, 2, 3], vec![0x0403]));
+        inputs.push((vec![1, 2, 3], vec![0x0403, 0x0804]));
         inputs.push((vec![1, 2, 3], vec![]));
+        inputs.push(((0..40).collect(), (0..23).collect()));
+        inputs.push(((0..40).collect(), (0..24).collect()));
         // The same set in another order: its own key, the same hash.
         inputs.push((vec![3, 1, 2], vec![]));
         for _ in 0..2_000 {
             let (list, sigs) = &inputs[rnd(inputs.len() as u32) as usize];
             let mut sorted = list.clone();
             sorted.sort_unstable();
-            let mut given = list.clone();
-            assert_eq!(memo.hash12(&mut given, sigs), hash12(&sorted, sigs), "{list:?} {sigs:?}");
+            let mut key = vec![list.len() as u16];
+            key.extend_from_slice(list);
+            key.extend_from_slice(sigs);
+            let want = hash12(&sorted, sigs.iter().copied());
+            assert_eq!(memo.hash12(&mut key, list.len()), want, "{list:?} {sigs:?}");
         }
     }
 }
