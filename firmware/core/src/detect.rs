@@ -633,16 +633,20 @@ impl Detector {
                 .is_some_and(|i| ctx.src_mac == p.mac && i.dst == p.peer && i.dport == p.port && i.payload_len > 0);
             this || ctx.ts.saturating_sub(p.since) > PENDING_US
         };
-        // Look first (no queue rotation when nothing is released), and note the oldest.
+        // Look first (no queue rotation when nothing is released), noting the oldest; the
+        // first edge released ends the look (the pass below notes them all again).
         let (mut oldest, mut bits) = (u64::MAX, 0);
         let mut any = false;
         for p in self.pending.iter() {
-            any |= release(p);
+            if release(p) {
+                any = true;
+                break;
+            }
             oldest = oldest.min(p.since);
             bits |= pending_bit(&p.mac, &p.peer, p.port);
         }
-        (self.pending_since, self.pending_bits) = (oldest, bits);
         if !any {
+            (self.pending_since, self.pending_bits) = (oldest, bits);
             return;
         }
         (oldest, bits) = (u64::MAX, 0);
