@@ -60,15 +60,10 @@ pub struct Eth<'a> {
 #[inline]
 pub fn parse(frame: &[u8]) -> Result<Eth<'_>> {
     let Some((hdr, payload)) = frame.split_first_chunk::<14>() else { return Err(Error::Truncated) };
-    let [d0, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5, t0, t1] = *hdr;
-    let mut eth = Eth {
-        dst: Mac([d0, d1, d2, d3, d4, d5]),
-        src: Mac([s0, s1, s2, s3, s4, s5]),
-        vlan: None,
-        too_deep: false,
-        kind: Kind::Llc,
-        payload,
-    };
+    // Within the 14 bytes (never fails): addresses copied as 6-byte blocks, not bytewise.
+    let Some((dst, rest)) = hdr.split_first_chunk::<6>() else { return Err(Error::Truncated) };
+    let Some((src, &[t0, t1])) = rest.split_first_chunk::<6>() else { return Err(Error::Truncated) };
+    let mut eth = Eth { dst: Mac(*dst), src: Mac(*src), vlan: None, too_deep: false, kind: Kind::Llc, payload };
     let mut ethertype = u16::from_be_bytes([t0, t1]);
     // Untagged IPv4 / IPv6 / ARP: most frames, no loop (IPv4 by one compare).
     if ethertype == IPV4 || (ethertype >= 0x0600 && !is_vlan(ethertype)) {
