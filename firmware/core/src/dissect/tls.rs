@@ -23,7 +23,7 @@
 //! the extensions would be a wrong one), and the dissector returns [`Error::Truncated`] so
 //! it is counted.
 
-use super::util::{be16, Cursor};
+use super::util::be16;
 use super::{Error, Result};
 use crate::fact::{Fact, FrameCtx, Sink};
 use sha2::{Digest, Sha256};
@@ -158,36 +158,33 @@ impl<'a> ClientHello<'a> {
     /// read past its end means "not seen" rather than "malformed".
     fn parse(buf: &'a [u8], cut: bool) -> Result<Self> {
         let short = if cut { Error::Truncated } else { Error::Malformed };
-        let mut c = Cursor::new(buf);
-        let legacy_version = c.u16().map_err(|_| short)?;
-        if legacy_version >> 8 != 3 {
+        let (&[major, minor], rest) = buf.split_first_chunk().ok_or(short)?;
+        if major != 3 {
             return Err(Error::Malformed);
         }
-        c.skip(32).map_err(|_| short)?; // random
-        let sid_len = c.u8().map_err(|_| short)?;
+        let rest = rest.get(32..).ok_or(short)?; // random
+        let (&sid_len, rest) = rest.split_first().ok_or(short)?;
         if sid_len > 32 {
             return Err(Error::Malformed);
         }
-        c.skip(sid_len.into()).map_err(|_| short)?;
-        let cs_len = c.u16().map_err(|_| short)?;
+        let rest = rest.get(usize::from(sid_len)..).ok_or(short)?;
+        let (&[c0, c1], rest) = rest.split_first_chunk().ok_or(short)?;
+        let cs_len = u16::from_be_bytes([c0, c1]);
         if cs_len % 2 != 0 {
             return Err(Error::Malformed);
         }
-        let ciphers = c.take(cs_len.into()).map_err(|_| short)?;
+        let (ciphers, rest) = rest.split_at_checked(cs_len.into()).ok_or(short)?;
+        let legacy_version = u16::from_be_bytes([major, minor]);
         let mut h = ClientHello { legacy_version, ciphers, ..Default::default() };
 
         // From here on, a cut leaves a usable hello: stop where the bytes stop.
-        let Ok(comp_len) = c.u8() else { return h.end(cut) };
-        if c.skip(comp_len.into()).is_err() {
-            return h.end(cut);
-        }
-        if c.is_empty() {
+        let Some((_compression, rest)) = vec8(rest) else { return h.end(cut) };
+        if rest.is_empty() {
             // No extensions at all (allowed before TLS 1.3), or not seen yet.
             return Ok(h);
         }
-        let Ok(ext_len) = c.u16() else { return h.end(cut) };
-        let rest = c.rest();
-        let block = match rest.get(..usize::from(ext_len)) {
+        let Some((&[e0, e1], rest)) = rest.split_first_chunk() else { return h.end(cut) };
+        let block = match rest.get(..usize::from(u16::from_be_bytes([e0, e1]))) {
             Some(b) => b,
             None if cut => rest,
             None => return Err(Error::Malformed),
@@ -235,14 +232,9 @@ impl<'a> ClientHello<'a> {
                 }
             }
             ext::ALPN if self.alpn.is_none() => self.alpn = first_alpn(data),
-            ext::SIGNATURE_ALGORITHMS => {
-                let mut c = Cursor::new(data);
-                let list = c.u16().and_then(|n| c.take(n.into()));
-                self.sig_algs = list.unwrap_or(&[]);
-            }
+            ext::SIGNATURE_ALGORITHMS => self.sig_algs = vec16(data).map_or(&[], |(list, _)| list),
             ext::SUPPORTED_VERSIONS => {
-                let mut c = Cursor::new(data);
-                let list = c.u8().and_then(|n| c.take(n.into())).unwrap_or(&[]);
+                let list = vec8(data).map_or(&[][..], |(list, _)| list);
                 self.max_version = u16s(list).filter(|v| !is_grease(*v)).max();
             }
             _ => {}
@@ -313,29 +305,36 @@ fn key_list(key: &mut [u16], max: usize, it: impl Iterator<Item = u16>) -> Resul
     Ok(n)
 }
 
+/// A vector with a one-byte length (RFC 8446 §3.4), and what follows it.
+fn vec8(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&len, rest) = data.split_first()?;
+    rest.split_at_checked(len.into())
+}
+
+/// A vector with a two-byte length, and what follows it.
+fn vec16(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&[a, b], rest) = data.split_first_chunk()?;
+    rest.split_at_checked(u16::from_be_bytes([a, b]).into())
+}
+
 /// First host_name of a server_name extension (RFC 6066 §3).
 fn server_name(data: &[u8]) -> Option<&[u8]> {
-    let mut c = Cursor::new(data);
-    let list_len = c.u16().ok()?;
-    let mut l = Cursor::new(c.take(list_len.into()).ok()?);
+    let (mut list, _) = vec16(data)?;
     for _ in 0..MAX_NAMES {
-        let name_type = l.u8().ok()?;
-        let len = l.u16().ok()?;
-        let name = l.take(len.into()).ok()?;
+        let (&name_type, rest) = list.split_first()?;
+        let (name, rest) = vec16(rest)?;
         if name_type == 0 && !name.is_empty() {
             return Some(name);
         }
+        list = rest;
     }
     None
 }
 
 /// First protocol of an ALPN extension (RFC 7301 §3.1).
 fn first_alpn(data: &[u8]) -> Option<&[u8]> {
-    let mut c = Cursor::new(data);
-    let list_len = c.u16().ok()?;
-    let mut l = Cursor::new(c.take(list_len.into()).ok()?);
-    let len = l.u8().ok()?;
-    l.take(len.into()).ok()
+    let (list, _) = vec16(data)?;
+    vec8(list).map(|(first, _)| first)
 }
 
 /// JA4's two-character TLS version.
