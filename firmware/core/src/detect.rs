@@ -591,12 +591,15 @@ impl Detector {
                 }
                 Event::NewEdge { asset, peer, transport, port, outbound } => {
                     let external = !c.inv.is_local(&peer);
-                    let learn = match (external, outbound) {
-                        (true, true) => Learn::External { peer, transport, port },
-                        (false, true) => Learn::Internal { peer, transport, port },
-                        (_, false) => Learn::Service { transport, port },
-                    };
-                    c.policy.learn(asset, learn);
+                    // Built only while learning (else the entry would be made for nothing).
+                    if c.policy.learning() {
+                        let learn = match (external, outbound) {
+                            (true, true) => Learn::External { peer, transport, port },
+                            (false, true) => Learn::Internal { peer, transport, port },
+                            (_, false) => Learn::Service { transport, port },
+                        };
+                        c.policy.learn(asset, learn);
+                    }
                     if !external {
                         continue;
                     }
