@@ -40,25 +40,26 @@ fn kind(p: &[u8]) -> Option<Kind> {
             h
         }
     };
-    let [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11] = head;
-    let w = u64::from_le_bytes([w0, w1, w2, w3, w4, w5, w6, w7]);
+    let w = head.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w));
+    let tail = head.last_chunk::<4>().map_or(0, |t| u32::from_le_bytes(*t));
     // `NOTIFY ` (seven bytes), `M-SEARCH ` (nine), without regard to case.
     const NOTIFY: u64 = u64::from_le_bytes(*b"notify \0");
     const NOTIFY_FOLD: u64 = u64::from_le_bytes([0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0, 0]);
-    const NOTIFY_MASK: u64 = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
+    const SEVEN: u64 = u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]);
     const M_SEARCH: u64 = u64::from_le_bytes(*b"m-search");
     const M_SEARCH_FOLD: u64 = u64::from_le_bytes([0x20, 0, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20]);
-    if (w | NOTIFY_FOLD) & NOTIFY_MASK == NOTIFY {
+    // `HTTP/1.x 200`, case-sensitive: only a success says anything about the responder.
+    const HTTP_1: u64 = u64::from_le_bytes(*b"HTTP/1.\0");
+    const SP_200: u32 = u32::from_le_bytes(*b" 200");
+    if (w | NOTIFY_FOLD) & SEVEN == NOTIFY {
         Some(Kind::Announce)
-    } else if w | M_SEARCH_FOLD == M_SEARCH && w8 == b' ' {
+    } else if w | M_SEARCH_FOLD == M_SEARCH && tail & 0xff == u32::from(b' ') {
         Some(Kind::Search)
+    } else if w & SEVEN == HTTP_1 && tail == SP_200 && w >> 56 != u64::from(b'\n') {
+        // The minor version byte must not end the start line.
+        Some(Kind::Announce)
     } else {
-        // `HTTP/1.1 200 OK`: only a success says anything about the responder. The minor
-        // version byte must not end the start line.
-        match [w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, w11] {
-            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', v, b' ', b'2', b'0', b'0'] if v != b'\n' => Some(Kind::Announce),
-            _ => None,
-        }
+        None
     }
 }
 
@@ -187,6 +188,32 @@ mod tests {
             let (r, c) = run(p);
             assert_eq!(r, Err(Error::NotMine));
             assert!(c.lines.is_empty());
+        }
+    }
+
+    #[test]
+    fn start_line_kinds() {
+        for (p, k) in [
+            (&b"NOTIFY "[..], Some(Kind::Announce)),
+            (b"nOtIfY * HTTP/1.1", Some(Kind::Announce)),
+            (b"M-SEARCH ", Some(Kind::Search)),
+            (b"m-search * HTTP/1.1\r\n", Some(Kind::Search)),
+            (b"HTTP/1.1 200 OK", Some(Kind::Announce)),
+            (b"HTTP/1.0 200", Some(Kind::Announce)),
+            (b"HTTP/1.\r 200 OK", Some(Kind::Announce)),
+            // The start line would end before the status.
+            (b"HTTP/1.\n 200 OK", None),
+            (b"http/1.1 200 OK", None),
+            (b"HTTP/1.1 2000", Some(Kind::Announce)),
+            (b"HTTP/1.1 404 Not Found", None),
+            (b"NOTIFY", None),
+            (b"NOTIFY\r\n", None),
+            (b"M-SEARCH", None),
+            (b"M_SEARCH *", None),
+            (b"NOTIFY\t*", None),
+            (b"", None),
+        ] {
+            assert!(kind(p) == k, "{p:?}");
         }
     }
 
