@@ -79,20 +79,20 @@ impl NbName {
     /// From the first label of a wire name: first-level decoding of 32 `A`..`P` characters.
     pub fn decode(name: &Name) -> Result<NbName> {
         let label = name.first_label();
-        if label.len() != 32 {
+        let Some(label) = label.first_chunk::<32>().filter(|_| label.len() == 32) else {
             return Err(Error::Malformed);
-        }
+        };
         let mut raw = [0u8; 16];
-        for (out, pair) in raw.iter_mut().zip(label.chunks_exact(2)) {
-            let nibble = |c: u8| match c {
-                b'A'..=b'P' => Ok(c - b'A'),
-                _ => Err(Error::Malformed),
-            };
-            let (hi, lo) = match pair {
-                [hi, lo] => (nibble(*hi)?, nibble(*lo)?),
-                _ => return Err(Error::Malformed),
-            };
+        // All pairs at once, checked together after: a character outside `A`..`P` leaves
+        // a bit above the nibble in `spill`.
+        let mut spill = 0u8;
+        for (out, &[hi, lo]) in raw.iter_mut().zip(label.as_chunks::<2>().0) {
+            let (hi, lo) = (hi.wrapping_sub(b'A'), lo.wrapping_sub(b'A'));
+            spill |= hi | lo;
             *out = hi << 4 | lo;
+        }
+        if spill > 0x0f {
+            return Err(Error::Malformed);
         }
         NbName::from_raw(&raw).ok_or(Error::Malformed)
     }
@@ -316,6 +316,22 @@ mod tests {
         assert!(NbName::decode(&read_name(&lower, 0).unwrap().0).is_err());
         let short = [4, b'E', b'F', b'E', b'F', 0];
         assert!(NbName::decode(&read_name(&short, 0).unwrap().0).is_err());
+        // Every byte in either place of a pair, first and last pair: only `A`..`P` decode,
+        // to their nibble.
+        for c in 0..=255u8 {
+            for at in [1, 2, 31, 32] {
+                let mut w = encoded("ABC", 0);
+                w[at] = c;
+                let r = NbName::decode(&read_name(&w, 0).unwrap().0);
+                match c.checked_sub(b'A').filter(|n| *n < 16) {
+                    Some(n) if at == 1 => assert_eq!(r.unwrap().name()[0], n << 4 | 1),
+                    Some(n) if at == 2 => assert_eq!(r.unwrap().name()[0], 4 << 4 | n),
+                    Some(n) if at == 31 => assert_eq!(r.unwrap().suffix, n << 4),
+                    Some(n) => assert_eq!(r.unwrap().suffix, n),
+                    None => assert_eq!(r.unwrap_err(), Error::Malformed, "{c} at {at}"),
+                }
+            }
+        }
     }
 
     #[test]
