@@ -457,7 +457,8 @@ fn reverse_addr(name: &Name) -> Option<IpAddr> {
     None
 }
 
-/// FNV-1a over a few parts, ASCII case folded (names compare case-insensitively).
+/// FNV-1a over a few parts, ASCII case folded (names compare case-insensitively), four
+/// bytes a step.
 fn hash(tag: u8, parts: &[&[u8]]) -> u64 {
     parts.iter().fold(Fnv::new(tag), |h, p| h.part(p)).0
 }
@@ -465,6 +466,8 @@ fn hash(tag: u8, parts: &[&[u8]]) -> u64 {
 /// The state of [`hash`] after some of its parts (the owner's part is shared by its records).
 #[derive(Clone, Copy, Debug)]
 struct Fnv(u64);
+
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
 impl Fnv {
     fn new(tag: u8) -> Self {
@@ -474,14 +477,34 @@ impl Fnv {
     fn part(self, p: &[u8]) -> Self {
         self.bytes(p).bytes(&[0xff])
     }
-    /// Adds bytes, case folded (a part in pieces; [`Fnv::part`] ends it).
+    /// Adds bytes, case folded: each whole four bytes as one word, then the rest one by one.
+    /// A part given in pieces hashes as the whole part when every piece but the last is a
+    /// multiple of four bytes long.
     fn bytes(self, p: &[u8]) -> Self {
         let mut h = self.0;
-        for &b in p {
-            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3);
+        let (words, rest) = p.as_chunks::<4>();
+        for w in words {
+            h = (h ^ u64::from(lowercase4(u32::from_le_bytes(*w)))).wrapping_mul(FNV_PRIME);
+        }
+        for &b in rest {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
         }
         Fnv(h)
     }
+}
+
+/// `to_ascii_lowercase` of four bytes at once: a byte whose low seven bits are `A`..=`Z`
+/// (0x41..=0x5a) and whose top bit is clear gets 0x20 added. Adding 0x3f (0x80 - 0x41) to
+/// the low seven bits sets the top bit from `A` up, adding 0x25 (0x80 - 0x5b) from `[` up;
+/// neither carries into the next byte.
+fn lowercase4(x: u32) -> u32 {
+    const LOW7: u32 = 0x7f7f_7f7f;
+    const TOP: u32 = 0x8080_8080;
+    let low = x & LOW7;
+    let from_a = low + 0x3f3f_3f3f;
+    let past_z = low + 0x2525_2525;
+    let upper = from_a & !past_z & !x & TOP;
+    x | upper >> 2
 }
 
 /// The first twelve bytes of an IPv4 address as an IPv6 one (`IpAddr::to_bytes16`).
@@ -1132,6 +1155,39 @@ mod tests {
         assert_eq!((n.labels(), n.first_label(), n.rest()), (5, &b"x\0y"[..], &b"..a.b.c.\x3f"[..]));
         let (n, _) = read_name(&m, 2).unwrap();
         assert_eq!((n.as_bytes(), n.labels(), n.first_label()), (&b"b.c.\x3f"[..], 2, &b"b.c"[..]));
+    }
+
+    #[test]
+    fn hash_folds_ascii_case_only() {
+        // Every byte in every place of a word.
+        for b in 0..=255u8 {
+            for at in 0..4 {
+                let mut w = [b'q', b'Q', 0x80, b'@'];
+                w[at] = b;
+                let mut want = w;
+                want.make_ascii_lowercase();
+                assert_eq!(lowercase4(u32::from_le_bytes(w)).to_le_bytes(), want, "{b} at {at}");
+            }
+        }
+        // Whole hashes: case does not count, anything else does.
+        let mut x: u32 = 99;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for _ in 0..2_000 {
+            let len = (rnd() % 40) as usize;
+            let s: Vec<u8> =
+                (0..len).map(|_| [b'a', b'Z', b'.', 0xc1, 0xe1, rnd() as u8][(rnd() % 6) as usize]).collect();
+            let (lower, upper) = (s.to_ascii_lowercase(), s.to_ascii_uppercase());
+            assert_eq!(hash(3, &[&s]), hash(3, &[&lower]));
+            assert_eq!(hash(3, &[&s]), hash(3, &[&upper]));
+            let mut other = s.clone();
+            other.push(b'x');
+            assert_ne!(hash(3, &[&s]), hash(3, &[&other]));
+        }
     }
 
     #[test]
