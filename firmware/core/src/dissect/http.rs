@@ -53,7 +53,7 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         header_block(
             payload,
             MAX_LINES,
-            |b| b | 0x20 == b's',
+            |b, c| lower2(b, c) == *b"se",
             |line| {
                 server = header_value(line, b"server").filter(|v| !v.is_empty());
                 if server.is_some() {
@@ -77,12 +77,13 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
     let mut user_agent = None;
     let mut basic = false;
     // Every header line is looked at (a later Host or User-Agent replaces an earlier one, an
-    // Authorization may come last), but only by its first byte unless that can start a
-    // wanted name; a header line cut by the end of the segment is not.
+    // Authorization may come last), but only by its first two bytes unless they can start a
+    // wanted name (`Accept...` lines are passed over so); a header line cut by the end of the
+    // segment is not.
     header_block(
         payload,
         MAX_LINES,
-        |b| matches!(b | 0x20, b'h' | b'u' | b'a' | b'p'),
+        |b, c| matches!(&lower2(b, c), b"ho" | b"us" | b"au" | b"pr"),
         |line| {
             // One name compare per line at most: the first byte tells them apart.
             match line.first().map_or(0, |b| b | 0x20) {
@@ -112,6 +113,13 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         sink.fact(ctx, &Fact::Cleartext { kind: CleartextKind::HttpBasic });
     }
     Ok(())
+}
+
+/// Two bytes with bit 5 set: ASCII letters in lower case (other bytes may change too: a
+/// first cut, the name compare is exact).
+#[inline(always)]
+fn lower2(b: u8, c: u8) -> [u8; 2] {
+    [b | 0x20, c | 0x20]
 }
 
 /// `Basic` auth scheme (case-insensitive, RFC 9110 §11.1) followed by whitespace.

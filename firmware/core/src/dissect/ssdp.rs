@@ -81,7 +81,7 @@ pub fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -
         Kind::Search => 1 << (b'u' - b'a'),
     };
     // A byte 0x40..=0x7f, bit 5 set, is one of 0x60..=0x7f: `a` is 1 then.
-    let wanted = |b: u8| b & 0xc0 == 0x40 && first >> ((b & 0x1f).wrapping_sub(1) & 0x1f) & 1 != 0;
+    let wanted = |b: u8, _| b & 0xc0 == 0x40 && first >> ((b & 0x1f).wrapping_sub(1) & 0x1f) & 1 != 0;
     let mac = ctx.src_mac;
     let mut on_line = |line: &[u8]| {
         // Told apart by the first byte: one case-insensitive compare per line at most.

@@ -101,8 +101,9 @@ pub fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 /// at LF (the LF and one CR before it dropped), the block at the first blank line.
 ///
 /// The first line (request, status or start line) is passed over. Every later LF-terminated
-/// line that is not blank and whose first byte `wanted` says yes to is handed to `f`, in
-/// order, until `f` breaks; other lines are passed over with one byte read each. At most
+/// line that is not blank and whose first two bytes `wanted` says yes to (the second may be
+/// the CR or LF ending the line) is handed to `f`, in order, until `f` breaks; lines starting
+/// with CR are handed out too. Other lines are passed over with two bytes read each. At most
 /// `max_lines` lines are looked at, the first one and those passed over included (bounded
 /// work on hostile input).
 ///
@@ -118,7 +119,7 @@ pub fn starts_with_ci(s: &[u8], prefix: &[u8]) -> bool {
 pub fn header_block<'a>(
     buf: &'a [u8],
     max_lines: usize,
-    wanted: impl Fn(u8) -> bool,
+    wanted: impl Fn(u8, u8) -> bool,
     mut f: impl FnMut(&'a [u8]) -> ControlFlow<()>,
 ) -> Option<&'a [u8]> {
     let mut scan = Scan { buf, start: 0, left: max_lines };
@@ -188,7 +189,7 @@ impl<'a> Scan<'a> {
         &mut self,
         mut bits: u64,
         at: usize,
-        wanted: &impl Fn(u8) -> bool,
+        wanted: &impl Fn(u8, u8) -> bool,
         f: &mut impl FnMut(&'a [u8]) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         // Bounded: one bit of eight cleared per pass.
@@ -200,9 +201,10 @@ impl<'a> Scan<'a> {
                 Some(l) => l,
                 None => return ControlFlow::Break(()),
             };
-            match self.buf.get(start) {
+            // A line not starting with LF has a second byte: the LF is after it.
+            match self.buf.get(start..start.wrapping_add(2)) {
                 // Not blank (a blank line starts with CR or LF) and not wanted.
-                Some(&b) if b != b'\r' && b != b'\n' && !wanted(b) => continue,
+                Some(&[b0, b1]) if b0 != b'\r' && b0 != b'\n' && !wanted(b0, b1) => continue,
                 _ => {}
             }
             // The first line is not the caller's (nor a blank line ending the block).
@@ -389,29 +391,32 @@ mod tests {
     }
 
     /// [`header_block`] the plain way: split on LF, CR dropped.
-    fn model(buf: &[u8], max: usize, wanted: impl Fn(u8) -> bool) -> (std::vec::Vec<&[u8]>, Option<&[u8]>) {
-        let mut pieces: std::vec::Vec<&[u8]> =
-            buf.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l)).collect();
+    fn model(buf: &[u8], max: usize, wanted: impl Fn(u8, u8) -> bool) -> (std::vec::Vec<&[u8]>, Option<&[u8]>) {
+        let mut pieces: std::vec::Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
         let tail = pieces.pop().unwrap_or_default();
+        let tail = tail.strip_suffix(b"\r").unwrap_or(tail);
         let mut got = std::vec::Vec::new();
-        for (i, l) in pieces.iter().enumerate() {
+        for (i, raw) in pieces.iter().enumerate() {
+            let l = raw.strip_suffix(b"\r").unwrap_or(raw);
             if i >= max {
                 return (got, None);
             }
             if i == 0 {
                 continue;
             }
+            // The byte after the first: the LF when the line has one byte and no CR.
+            let second = raw.get(1).copied().unwrap_or(b'\n');
             match l.first() {
                 None => return (got, None),
                 // Lines starting with CR are handed out too.
-                Some(&b) if b == b'\r' || wanted(b) => got.push(*l),
+                Some(&b) if b == b'\r' || wanted(b, second) => got.push(l),
                 Some(_) => {}
             }
         }
         (got, (!pieces.is_empty() && pieces.len() < max).then_some(tail))
     }
 
-    fn scan(buf: &[u8], max: usize, wanted: impl Fn(u8) -> bool) -> (std::vec::Vec<&[u8]>, Option<&[u8]>) {
+    fn scan(buf: &[u8], max: usize, wanted: impl Fn(u8, u8) -> bool) -> (std::vec::Vec<&[u8]>, Option<&[u8]>) {
         let mut got = std::vec::Vec::new();
         let tail = header_block(buf, max, wanted, |l| {
             got.push(l);
@@ -427,7 +432,7 @@ mod tests {
         // blank lines, lines starting with CR.
         let hay: &[u8] = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\x80\x0a\x0b\xff\n\rb\n\x0b\r\r\t\x00\n\
             a\nbb\nccc\ndddd\neeeee\nffffff\nggggggg\nhhhhhhhh\niiiiiiiii\n0123456789abcdef0123\n\x0a\x0b\x0a\x0b";
-        let wanted = |b: u8| b != b'b' && b != b'e';
+        let wanted = |b: u8, c: u8| b != b'b' && b != b'e' && c != b'b';
         for start in 0..hay.len() {
             for end in start..=hay.len() {
                 let h = &hay[start..end];
@@ -459,7 +464,7 @@ mod tests {
                     })
                     .collect();
                 let max = [usize::MAX, 5, 40][i % 3];
-                let wanted = |b: u8| b != b'b';
+                let wanted = |b: u8, c: u8| b != b'b' && c != b'\r' && c != b'x';
                 assert_eq!(scan(&buf, max, wanted), model(&buf, max, wanted), "{buf:?} {max}");
             }
         }
@@ -473,20 +478,20 @@ mod tests {
         let tail = header_block(
             buf,
             64,
-            |b| b | 0x20 == b'h',
+            |b, _| b | 0x20 == b'h',
             |l| {
                 got.push(l);
                 ControlFlow::Break(())
             },
         );
         assert_eq!((got, tail), (std::vec![&b"host: a"[..]], None));
-        let (got, tail) = scan(buf, 64, |b| b | 0x20 == b'h');
+        let (got, tail) = scan(buf, 64, |b, _| b | 0x20 == b'h');
         assert_eq!((got, tail), (std::vec![&b"host: a"[..], b"Host: b"], None));
         // A datagram's last line needs no LF.
-        assert_eq!(scan(b"NOTIFY\r\nA: 1\r\nB: 2\r", 64, |_| true), (std::vec![&b"A: 1"[..]], Some(&b"B: 2"[..])));
+        assert_eq!(scan(b"NOTIFY\r\nA: 1\r\nB: 2\r", 64, |_, _| true), (std::vec![&b"A: 1"[..]], Some(&b"B: 2"[..])));
         // The first line alone, with or without LF.
-        assert_eq!(scan(b"NOTIFY", 64, |_| true), (std::vec![], None));
-        assert_eq!(scan(b"NOTIFY\n", 64, |_| true), (std::vec![], Some(&b""[..])));
+        assert_eq!(scan(b"NOTIFY", 64, |_, _| true), (std::vec![], None));
+        assert_eq!(scan(b"NOTIFY\n", 64, |_, _| true), (std::vec![], Some(&b""[..])));
     }
 
     #[test]
