@@ -139,27 +139,31 @@ pub fn header_block<'a>(
         }
         rest = next;
     }
-    if !rest.is_empty() {
-        // The last one to fifteen bytes: the block's last sixteen bytes read again (those
-        // searched already masked off), or a padded copy of a block shorter than that.
-        let (v, at, seen) = match buf.last_chunk::<16>() {
-            Some(last) => (u128::from_le_bytes(*last), buf.len().wrapping_sub(16), 16usize.wrapping_sub(rest.len())),
+    // The last one to fifteen bytes, as one or two words: eight bytes read in place if there
+    // are more than eight, then the block's last eight read again (those searched already
+    // masked off), or a padded copy of a block shorter than that.
+    let mut tail = rest;
+    if let Some((w, next)) = tail.split_first_chunk::<8>() {
+        let at = buf.len().wrapping_sub(tail.len());
+        if scan.word(lf_bits(u64::from_le_bytes(*w)), at, &wanted, &mut f).is_break() {
+            return None;
+        }
+        tail = next;
+    }
+    if !tail.is_empty() {
+        let (w, at, seen) = match buf.last_chunk::<8>() {
+            Some(last) => (u64::from_le_bytes(*last), buf.len().wrapping_sub(8), 8usize.wrapping_sub(tail.len())),
             None => {
-                let mut w = [0u8; 16];
-                for (d, s) in w.iter_mut().zip(rest) {
+                let mut w = [0u8; 8];
+                for (d, s) in w.iter_mut().zip(tail) {
                     *d = *s;
                 }
                 // Padding zeros are not LFs.
-                (u128::from_le_bytes(w), buf.len().wrapping_sub(rest.len()), 0)
+                (u64::from_le_bytes(w), 0, 0)
             }
         };
-        // `seen` is below 16: the shift is below 128.
-        let keep = u128::MAX.checked_shl(8 * seen as u32).unwrap_or(0);
-        let (lo, hi) = (v as u64, (v >> 64) as u64);
-        let bits = (u128::from(lf_bits(hi)) << 64 | u128::from(lf_bits(lo))) & keep;
-        if scan.word(bits as u64, at, &wanted, &mut f).is_break()
-            || scan.word((bits >> 64) as u64, at.wrapping_add(8), &wanted, &mut f).is_break()
-        {
+        // `seen` is below 8: the shift is below 64.
+        if scan.word(lf_bits(w) & u64::MAX << (8 * seen), at, &wanted, &mut f).is_break() {
             return None;
         }
     }
