@@ -532,7 +532,7 @@ fn both<'a>(x: &Test, y: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'
 
 /// Applies [`RULES`].
 pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
-    let any = v.strings.clone().fold(0, |m, (_, _, mask)| m | mask);
+    let any = v.asset.masks;
     for rule in RULES {
         if let Some(matched) = eval(&rule.test, v, any) {
             return Verdict { class: rule.class, rule: Some(rule), matched };

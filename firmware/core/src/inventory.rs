@@ -89,6 +89,9 @@ pub struct Asset {
     credit: u8,
     /// Strings, addresses or services that did not fit.
     pub dropped: u16,
+    /// The union of its strings' word-list masks (`classify`): a keyword rule none of its
+    /// strings can satisfy is skipped without walking them.
+    pub masks: u16,
 }
 
 impl TableValue for Asset {
@@ -111,6 +114,7 @@ impl TableValue for Asset {
         cleartext: 0,
         credit: 0,
         dropped: 0,
+        masks: 0,
     };
 }
 
@@ -620,9 +624,8 @@ impl Inventory {
             return false;
         }
         let (t, cut): (Text<STRING_LEN>, bool) = text_from(text);
-        let Some(Inserted::New(s)) =
-            self.strings.insert(key, StrVal { kind, mask: classify::mask_for(kind, &t), text: t })
-        else {
+        let mask = classify::mask_for(kind, &t);
+        let Some(Inserted::New(s)) = self.strings.insert(key, StrVal { kind, mask, text: t }) else {
             self.counters.strings_dropped_full += 1;
             if let Some(a) = self.assets.slot_mut(slot) {
                 a.dropped = a.dropped.saturating_add(1);
@@ -635,6 +638,7 @@ impl Inventory {
         if let Some(a) = self.assets.slot_mut(slot) {
             // Cannot fail: checked `is_full` above.
             let _ = a.strs.push(s);
+            a.masks |= mask;
         }
         true
     }
@@ -1310,6 +1314,33 @@ mod tests {
             assert_eq!(hinted.edge_records().collect::<Vec<_>>(), plain.edge_records().collect::<Vec<_>>(), "{cap}");
             assert_eq!(hinted.counters, plain.counters, "{cap}");
         }
+    }
+
+    /// An asset's `masks` is always the union of its strings' masks (classification trusts
+    /// it to skip keyword lists).
+    #[test]
+    fn asset_masks_are_the_union_of_its_strings() {
+        extern crate std;
+        use std::boxed::Box;
+        let mut seen = 0;
+        for cap in [
+            "lan-mixed-home-office__ndpi-1kxun.pcap",
+            "lan-apple-iphone-imac__ndpi.pcap",
+            "lan-campus-printer-browse__zeek-wikipedia.pcap",
+            "dicom-dhcp-smb-hospital-synthetic__tapirxl.pcap",
+        ] {
+            let mut p = Box::new(crate::dissect::Pipeline::new(0));
+            let mut inv = Box::new(Inventory::new(0));
+            for (ts, f) in &crate::dissect::testutil::frames(cap) {
+                p.frame(*ts, f, &mut *inv);
+            }
+            for (_, _, a) in inv.assets.iter() {
+                let union = inv.strings_of(a).fold(0, |m, (_, _, mask)| m | mask);
+                assert_eq!(a.masks, union, "{cap}");
+                seen += usize::from(union != 0);
+            }
+        }
+        assert!(seen > 0, "no asset with a keyword match: the test proves nothing");
     }
 
     /// Edges that differ only in direction, transport, port or peer, one after another:
