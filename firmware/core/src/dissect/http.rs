@@ -37,7 +37,32 @@ pub fn looks_like_http(p: &[u8]) -> bool {
 
 /// The method token at the start of `p`, if it is a known one followed by a space.
 fn method(p: &[u8]) -> Option<&[u8]> {
-    METHODS.iter().find(|m| p.starts_with(m) && p.get(m.len()) == Some(&b' ')).and_then(|m| p.get(..m.len()))
+    // The first byte (the second for the three starting with P) names the one method of
+    // [`METHODS`] that can match: one compare, of a known length.
+    match p.first()? {
+        b'G' => token(p, b"GET"),
+        b'H' => token(p, b"HEAD"),
+        b'D' => token(p, b"DELETE"),
+        b'O' => token(p, b"OPTIONS"),
+        b'C' => token(p, b"CONNECT"),
+        b'T' => token(p, b"TRACE"),
+        b'P' => match p.get(1)? {
+            b'O' => token(p, b"POST"),
+            b'U' => token(p, b"PUT"),
+            b'A' => token(p, b"PATCH"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `m` at the start of `p`, followed by a space.
+#[inline(always)]
+fn token<'a>(p: &'a [u8], m: &[u8]) -> Option<&'a [u8]> {
+    match p.split_at_checked(m.len()) {
+        Some((t, [b' ', ..])) if t == m => Some(t),
+        _ => None,
+    }
 }
 
 /// Dissects the first segment of an HTTP/1.x request or response.
@@ -167,6 +192,27 @@ mod tests {
         assert!(looks_like_http(b"HTTP/1.1 200 OK\r\n"));
         for p in [&b"GETX / HTTP/1.1"[..], b"get / HTTP/1.1", b"GET", b"HTTP/2 200", b"", b"SSH-2.0-x", b"USER a"] {
             assert!(!looks_like_http(p), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn method_is_the_first_of_methods_that_fits() {
+        let slow = |p: &[u8]| METHODS.iter().find(|m| p.starts_with(m) && p.get(m.len()) == Some(&b' ')).copied();
+        for m in METHODS {
+            for tail in [&b" / HTTP/1.1"[..], b" ", b"", b"X ", b"\r\n"] {
+                for cut in 0..=m.len() {
+                    let mut p = std::vec::Vec::from(&m[..cut]);
+                    p.extend_from_slice(tail);
+                    assert_eq!(method(&p), slow(&p), "{p:?}");
+                    if let Some(b) = p.first_mut() {
+                        *b = b.to_ascii_lowercase();
+                        assert_eq!(method(&p), slow(&p), "{p:?}");
+                    }
+                }
+            }
+        }
+        for p in [&b"PO "[..], b"P", b"PX / x", b"G", b"", b"GETS / ", b"POSTGET / "] {
+            assert_eq!(method(p), slow(p), "{p:?}");
         }
     }
 
