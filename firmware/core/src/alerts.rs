@@ -135,18 +135,23 @@ impl AlertRing {
         // The keys lie in two runs (the ring wraps); each is scanned as a plain slice.
         let (a, b) = self.keys.as_slices();
         let mut hit = None;
-        for (i, &k) in a.iter().enumerate() {
-            if k == key && self.ring.get(i).is_some_and(|rec| folds(rec, r, window)) {
-                hit = Some(i);
-                break;
-            }
-        }
-        if hit.is_none() {
-            for (j, &k) in b.iter().enumerate() {
-                let i = a.len() + j;
+        // Most alerts are new: one branch-free pass over the words (vector compares where
+        // there are any) tells that no record shares this one, and the search is skipped.
+        let shared = |keys: &[u32]| keys.iter().fold(false, |m, &k| m | (k == key));
+        if shared(a) || shared(b) {
+            for (i, &k) in a.iter().enumerate() {
                 if k == key && self.ring.get(i).is_some_and(|rec| folds(rec, r, window)) {
                     hit = Some(i);
                     break;
+                }
+            }
+            if hit.is_none() {
+                for (j, &k) in b.iter().enumerate() {
+                    let i = a.len() + j;
+                    if k == key && self.ring.get(i).is_some_and(|rec| folds(rec, r, window)) {
+                        hit = Some(i);
+                        break;
+                    }
                 }
             }
         }
