@@ -293,27 +293,38 @@ const SUBSTRING_KEYWORDS: usize = {
     n
 };
 
+/// The `n`th substring keyword, in list order, with its list id (`(0, b"")` past the last).
+const fn substring_keyword(mut n: usize) -> (u8, &'static [u8]) {
+    let mut l = 0;
+    while l < WORD_LISTS.len() {
+        let list = WORD_LISTS[l];
+        if !list.prefix {
+            if n < list.words.len() {
+                return (list.id, list.words[n].as_bytes());
+            }
+            n -= list.words.len();
+        }
+        l += 1;
+    }
+    (0, b"")
+}
+
 /// Every substring keyword with its list id, grouped by the [`pair_hash`] of its first two
-/// bytes: bucket `h` is `BY_PAIR[BUCKET[h]..BUCKET[h + 1]]`. A scan looks up the pair at each
+/// bytes: bucket `h` is `BY_PAIR.1[BY_PAIR.0[h]..BY_PAIR.0[h + 1]]`. A scan looks up the pair at each
 /// text position and compares only the keywords filed there (usually none).
 static BY_PAIR: ([u8; PAIR_BUCKETS + 1], [(u8, &[u8]); SUBSTRING_KEYWORDS]) = {
     let mut start = [0u8; PAIR_BUCKETS + 1];
     let mut out: [(u8, &[u8]); SUBSTRING_KEYWORDS] = [(0, b""); SUBSTRING_KEYWORDS];
     assert!(SUBSTRING_KEYWORDS < 256, "bucket offsets are bytes");
     // Count per bucket, then turn counts into start offsets, then place.
-    let mut l = 0;
-    while l < WORD_LISTS.len() {
-        let list = WORD_LISTS[l];
-        let mut i = 0;
-        while !list.prefix && i < list.words.len() {
-            let k = list.words[i].as_bytes();
-            // A one-byte keyword would have no pair (and need a different scan): refused at
-            // compile time.
-            assert!(k.len() >= 2, "keywords are at least two bytes");
-            start[pair_hash(k[0], k[1]) + 1] += 1;
-            i += 1;
-        }
-        l += 1;
+    let mut n = 0;
+    while n < SUBSTRING_KEYWORDS {
+        let (_, k) = substring_keyword(n);
+        // A one-byte keyword would have no pair (and need a different scan): refused at
+        // compile time.
+        assert!(k.len() >= 2, "keywords are at least two bytes");
+        start[pair_hash(k[0], k[1]) + 1] += 1;
+        n += 1;
     }
     let mut h = 0;
     while h < PAIR_BUCKETS {
@@ -321,18 +332,13 @@ static BY_PAIR: ([u8; PAIR_BUCKETS + 1], [(u8, &[u8]); SUBSTRING_KEYWORDS]) = {
         h += 1;
     }
     let mut fill = start;
-    let mut l = 0;
-    while l < WORD_LISTS.len() {
-        let list = WORD_LISTS[l];
-        let mut i = 0;
-        while !list.prefix && i < list.words.len() {
-            let k = list.words[i].as_bytes();
-            let h = pair_hash(k[0], k[1]);
-            out[fill[h] as usize] = (list.id, k);
-            fill[h] += 1;
-            i += 1;
-        }
-        l += 1;
+    let mut n = 0;
+    while n < SUBSTRING_KEYWORDS {
+        let (id, k) = substring_keyword(n);
+        let h = pair_hash(k[0], k[1]);
+        out[fill[h] as usize] = (id, k);
+        fill[h] += 1;
+        n += 1;
     }
     (start, out)
 };
