@@ -109,8 +109,10 @@ impl Header {
 /// kept as they are (DNS-SD instance labels hold spaces and may hold dots).
 #[derive(Clone)]
 pub struct Name {
-    /// The dotted text (a heapless vector: a new name costs no 255-byte clearing).
-    buf: heapless::Vec<u8, MAX_NAME>,
+    /// The dotted text is `buf[..len]`: a run of labels is copied in with one block copy (a
+    /// heapless vector copies byte by byte); the array is cleared once, when made.
+    buf: [u8; MAX_NAME],
+    len: usize,
     labels: usize,
     first: usize,
 }
@@ -130,11 +132,11 @@ impl Default for Name {
 impl Name {
     /// The root (empty) name: a buffer for [`read_name_into`].
     pub const fn new() -> Self {
-        Name { buf: heapless::Vec::new(), labels: 0, first: 0 }
+        Name { buf: [0; MAX_NAME], len: 0, labels: 0, first: 0 }
     }
     /// The dotted text.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
+        self.buf.get(..self.len).unwrap_or_default()
     }
     /// Number of labels.
     pub fn labels(&self) -> usize {
@@ -142,29 +144,31 @@ impl Name {
     }
     /// The first label, exactly as on the wire (even if it holds dots).
     pub fn first_label(&self) -> &[u8] {
-        self.buf.get(..self.first).unwrap_or(&[])
+        self.as_bytes().get(..self.first).unwrap_or(&[])
     }
     /// Everything after the first label and its dot (empty for a one-label name).
     pub fn rest(&self) -> &[u8] {
-        self.buf.get(self.first.saturating_add(1)..).unwrap_or(&[])
+        self.as_bytes().get(self.first.saturating_add(1)..).unwrap_or(&[])
     }
     fn clear(&mut self) {
-        self.buf.clear();
-        (self.labels, self.first) = (0, 0);
+        (self.len, self.labels, self.first) = (0, 0, 0);
     }
     /// Appends a run of labels as it is on the wire (`len label len label ...`, checked by
     /// the caller, `labels` of them, the first `first` bytes long): copied at once, then the
     /// inner length bytes become dots.
     fn push_run(&mut self, run: &[u8], labels: usize, first: usize) -> Result<()> {
         let Some((_, text)) = run.split_first() else { return Ok(()) };
+        let mut base = self.len;
         if self.labels > 0 {
-            self.buf.push(b'.').map_err(|_| Error::Malformed)?;
+            *self.buf.get_mut(base).ok_or(Error::Malformed)? = b'.';
+            base += 1;
         } else {
             self.first = first;
         }
-        let base = self.buf.len();
-        self.buf.extend_from_slice(text).map_err(|_| Error::Malformed)?;
-        let copied = self.buf.get_mut(base..).unwrap_or_default();
+        let end = base.checked_add(text.len()).ok_or(Error::Malformed)?;
+        let copied = self.buf.get_mut(base..end).ok_or(Error::Malformed)?;
+        copied.copy_from_slice(text);
+        self.len = end;
         // Bounded by the run: every pass moves past a label.
         let mut at = first;
         while let Some(len) = copied.get_mut(at) {
@@ -1252,6 +1256,369 @@ mod tests {
         // UPDATE over unicast DNS: spoken, not read.
         let (r, c) = run(&ctx_port(53), &m);
         assert_eq!((r, c.lines), (Ok(()), std::vec!["Speaks dns".into()]));
+    }
+
+    /// DNS, mDNS and LLMNR payloads (UDP to or from 53, 5353, 5355) of every capture.
+    fn capture_payloads() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/captures"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".pcap"))
+            .collect();
+        names.sort();
+        for n in names {
+            for (_, f) in testutil::frames(&n) {
+                let (mut et, mut o) = (u16::from_be_bytes([f[12], f[13]]), 14);
+                while et == 0x8100 && f.len() >= o + 4 {
+                    et = u16::from_be_bytes([f[o + 2], f[o + 3]]);
+                    o += 4;
+                }
+                let u = match et {
+                    0x0800 if f.len() > o + 20 && f[o + 9] == 17 => o + usize::from(f[o] & 15) * 4,
+                    0x86dd if f.len() > o + 40 && f[o + 6] == 17 => o + 40,
+                    _ => continue,
+                };
+                let Some(udp) = f.get(u..u + 8) else { continue };
+                let (sp, dp) = (u16::from_be_bytes([udp[0], udp[1]]), u16::from_be_bytes([udp[2], udp[3]]));
+                if [53, 5353, 5355].iter().any(|p| *p == sp || *p == dp) {
+                    out.push(f[u + 8..].to_vec());
+                }
+            }
+        }
+        out
+    }
+
+    /// Every capture's DNS payloads, their cuts and byte mutations give the same facts and
+    /// result as the dissector as it was (module `old`: every name decoded where it is used).
+    #[test]
+    fn same_facts_as_decoding_every_name() {
+        let payloads = capture_payloads();
+        assert!(payloads.len() > 300, "{}", payloads.len());
+        let mut x: u32 = 7;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let (mut runs, mut facts) = (0usize, 0usize);
+        for p in &payloads {
+            let mut variants = std::vec![p.clone()];
+            for cut in (0..p.len()).step_by(if p.len() > 400 { 3 } else { 1 }) {
+                variants.push(p[..cut].to_vec());
+            }
+            for _ in 0..60 {
+                let mut m = p.clone();
+                if m.len() <= 12 {
+                    break;
+                }
+                for _ in 0..1 + rnd() % 3 {
+                    let at = 12 + rnd() as usize % (m.len() - 12);
+                    m[at] = match rnd() % 4 {
+                        0 => 0xc0,
+                        1 => (rnd() % 64) as u8,
+                        2 => m[at] ^ (1 << (rnd() % 8)),
+                        _ => rnd() as u8,
+                    };
+                    if rnd() % 4 == 0 {
+                        let at = 12 + rnd() as usize % (m.len() - 12);
+                        m[at] = 0xc0 | (rnd() % 2) as u8;
+                        if at + 1 < m.len() {
+                            m[at + 1] = rnd() as u8 % (at as u8).max(1);
+                        }
+                    }
+                }
+                variants.push(m);
+            }
+            for v in &variants {
+                for port in [53, 5353, 5355] {
+                    let ctx = ctx_port(port);
+                    let (mut a, mut b) = (Collect::default(), Collect::default());
+                    let ra = dissect(&ctx, v, &mut a);
+                    let rb = old::dissect(&ctx, v, &mut b);
+                    assert_eq!((ra, &a.lines), (rb, &b.lines), "{v:02x?} port {port}");
+                    runs += 1;
+                    facts += a.lines.len();
+                }
+            }
+        }
+        assert!(runs > 100_000 && facts > 100_000, "{runs} {facts}");
+    }
+
+    /// The record walk as it was (a DNS-SD PTR's names decoded again after the records), for
+    /// the differential test.
+    #[allow(clippy::all)]
+    mod old {
+        use super::super::*;
+        /// Which name a buffer holds: the name at `at` of the message, as [`read_name_into`] reads
+        /// it from there, and the pointers that took.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct Held {
+            at: usize,
+            jumps: usize,
+        }
+
+        /// [`read_name_into`], also saying which name the buffer then holds. A name that starts
+        /// with a pointer is the name the pointer leads to (one pointer less).
+        fn decode(msg: &[u8], start: usize, name: &mut Name) -> Result<(usize, Held)> {
+            name.clear();
+            let mut pos = start;
+            // A pointer must go strictly before the run of labels it ends: positions fall at every
+            // jump, so no chain of pointers can loop.
+            let mut limit = start;
+            let mut after: Option<usize> = None;
+            let mut wire = 0usize;
+            let mut jumps = 0usize;
+            // The target of a pointer the name starts with.
+            let mut led_to = None;
+            // Each step reads a label (at least 2 wire octets of the 255 allowed) or follows a pointer.
+            for _ in 0..MAX_STEPS {
+                let len = *msg.get(pos).ok_or(Error::Truncated)?;
+                match len & 0xc0 {
+                    0x00 if len == 0 => {
+                        wire = wire.saturating_add(1);
+                        if wire > MAX_NAME {
+                            return Err(Error::Malformed);
+                        }
+                        let held = match led_to {
+                            Some(at) => Held { at, jumps: jumps.saturating_sub(1) },
+                            None => Held { at: start, jumps },
+                        };
+                        return Ok((after.unwrap_or(pos.saturating_add(1)), held));
+                    }
+                    0x00 => {
+                        // A run of labels, up to a pointer or the end: each checked in turn, then all
+                        // copied at once.
+                        let (run, mut labels, mut first) = (pos, 0usize, 0usize);
+                        let mut len = len;
+                        while len != 0 && len & 0xc0 == 0 {
+                            let l = usize::from(len);
+                            let to = pos.checked_add(1 + l).ok_or(Error::Truncated)?;
+                            if to > msg.len() {
+                                return Err(Error::Truncated);
+                            }
+                            wire = wire.saturating_add(1 + l);
+                            // Room must remain for the final zero octet (this also bounds the run).
+                            if wire >= MAX_NAME {
+                                return Err(Error::Malformed);
+                            }
+                            if labels == 0 {
+                                first = l;
+                            }
+                            labels += 1;
+                            pos = to;
+                            len = *msg.get(pos).ok_or(Error::Truncated)?;
+                        }
+                        name.push_run(msg.get(run..pos).unwrap_or_default(), labels, first)?;
+                    }
+                    0xc0 => {
+                        let lo = *msg.get(pos.saturating_add(1)).ok_or(Error::Truncated)?;
+                        let target = usize::from(len & 0x3f) << 8 | usize::from(lo);
+                        if after.is_none() {
+                            after = Some(pos.saturating_add(2));
+                        }
+                        if target >= limit || jumps >= MAX_JUMPS {
+                            return Err(Error::Malformed);
+                        }
+                        if pos == start {
+                            led_to = Some(target);
+                        }
+                        jumps += 1;
+                        limit = target;
+                        pos = target;
+                    }
+                    // 0x40 / 0x80: extended and reserved label types (a "label longer than 63").
+                    _ => return Err(Error::Malformed),
+                }
+            }
+            Err(Error::Malformed)
+        }
+
+        /// The names of one message, decoded into one buffer that remembers which name it holds: a
+        /// compression pointer to that name (how the answers of a response usually give their
+        /// owner) is not decoded again.
+        struct Names<'m> {
+            msg: &'m [u8],
+            name: Name,
+            held: Option<Held>,
+            /// Counts the names decoded: what was derived from the name stays valid while it holds.
+            generation: u32,
+        }
+
+        impl<'m> Names<'m> {
+            fn new(msg: &'m [u8]) -> Self {
+                Names { msg, name: Name::new(), held: None, generation: 0 }
+            }
+
+            /// Reads the name at `pos` into the buffer as [`read_name_into`] does; returns the offset
+            /// just past it.
+            fn read(&mut self, pos: usize) -> Result<usize> {
+                if let (Some(h), Some(end)) = (self.held, pos.checked_add(2)) {
+                    if let Some(&[hi, lo]) = self.msg.get(pos..end) {
+                        let target = usize::from(hi & 0x3f) << 8 | usize::from(lo);
+                        // A pointer back to the held name: read from here it takes one more pointer
+                        // and one more step, so it is the same name if the pointers stay within their
+                        // bound (the steps then do: at most 127 labels, 32 pointers and the zero).
+                        if hi & 0xc0 == 0xc0 && target == h.at && target < pos && h.jumps < MAX_JUMPS {
+                            return Ok(end);
+                        }
+                    }
+                }
+                self.generation = self.generation.wrapping_add(1);
+                let r = decode(self.msg, pos, &mut self.name);
+                self.held = r.as_ref().ok().map(|&(_, h)| h);
+                r.map(|(end, _)| end)
+            }
+        }
+
+        pub(super) fn read_name_into(msg: &[u8], start: usize, name: &mut Name) -> Result<usize> {
+            decode(msg, start, name).map(|(end, _)| end)
+        }
+
+        /// Dissects one DNS / mDNS / LLMNR message (the flavor comes from the ports in `ctx`).
+        pub(super) fn dissect<S: Sink + ?Sized>(ctx: &FrameCtx, payload: &[u8], sink: &mut S) -> Result<()> {
+            let port = |p: u16| ctx.ip.is_some_and(|i| i.sport == p || i.dport == p);
+            let flavor = if port(5353) {
+                Flavor::Mdns
+            } else if port(5355) {
+                Flavor::Llmnr
+            } else {
+                Flavor::Dns
+            };
+            let h = Header::parse(payload)?;
+            // Opcodes 3 and 6..15 are unassigned: not DNS.
+            if matches!(h.opcode(), 3 | 6..=15) || (flavor != Flavor::Dns && h.opcode() != 0) {
+                return Err(Error::NotMine);
+            }
+            crate::dissect::speak(
+                ctx,
+                match flavor {
+                    Flavor::Dns => Protocol::Dns,
+                    Flavor::Mdns => Protocol::Mdns,
+                    Flavor::Llmnr => Protocol::Llmnr,
+                },
+                sink,
+            );
+            if h.opcode() != 0 {
+                return Ok(());
+            }
+            let multicast = flavor != Flavor::Dns;
+            let mut seen = Seen(heapless::Vec::new());
+            let mut pos = field::HEADER_LEN;
+            let questions = usize::from(h.qdcount);
+            // One name buffer for the whole message, decoded into in place.
+            let mut names = Names::new(payload);
+            for _ in 0..questions.min(MAX_QUESTIONS) {
+                let (qtype, next) = question_data(payload, names.read(pos)?)?;
+                pos = next;
+                let name = &names.name;
+                // A lone question is new by itself (nothing is remembered after a query's questions):
+                // only a message with more of them hashes it.
+                if !h.is_response()
+                    && !name.as_bytes().is_empty()
+                    && (questions == 1 || seen.first(hash(0, &[name.as_bytes(), &qtype.to_be_bytes()])))
+                {
+                    sink.fact(ctx, &Fact::DnsQuery { name: name.as_bytes(), qtype, multicast });
+                }
+            }
+            if !h.is_response() || questions > MAX_QUESTIONS {
+                return Ok(());
+            }
+            answers(ctx, &mut names, pos, h.records().min(MAX_RECORDS), flavor, &mut seen, sink)
+        }
+
+        /// Reads `count` records from `pos` of a response and emits what they say.
+        fn answers<S: Sink + ?Sized>(
+            ctx: &FrameCtx,
+            names: &mut Names<'_>,
+            mut pos: usize,
+            count: usize,
+            flavor: Flavor,
+            seen: &mut Seen,
+            sink: &mut S,
+        ) -> Result<()> {
+            let msg = names.msg;
+            let mut srv_owners: heapless::Vec<u64, SD_PTRS> = heapless::Vec::new();
+            let mut sd_ptrs: heapless::Vec<usize, SD_PTRS> = heapless::Vec::new();
+            let mut target = Name::new();
+            let mut owner_hashes = OwnerHashes::default();
+            let mut result = Ok(());
+            for _ in 0..count {
+                let (r, next) = match names.read(pos).and_then(|p| record_data(msg, p)) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
+                let at = pos;
+                pos = next;
+                if r.class & rr::CLASS_MASK != rr::CLASS_IN {
+                    continue;
+                }
+                let name = &names.name;
+                let owner = name.as_bytes();
+                owner_hashes.follow(names.generation);
+                match (r.rtype, r.rdata) {
+                    (rr::A, &[a, b, c, d]) => {
+                        address(ctx, owner, IpAddr::V4([a, b, c, d]), flavor, seen, &mut owner_hashes, sink)
+                    }
+                    (rr::AAAA, data) if data.len() == 16 => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(data);
+                        address(ctx, owner, IpAddr::V6(a), flavor, seen, &mut owner_hashes, sink)
+                    }
+                    (rr::PTR, _) => {
+                        if let Some(addr) = reverse_addr(name) {
+                            if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+                                continue;
+                            }
+                            let t = target.as_bytes();
+                            if !t.is_empty() && seen.first(hash(2, &[&addr.to_bytes16(), t])) {
+                                sink.fact(ctx, &Fact::DnsPtr { addr, name: t });
+                            }
+                        } else if flavor == Flavor::Mdns && is_service_type(owner) {
+                            // Held back: an SRV for the same instance later in the message gives the port.
+                            if sd_ptrs.push(at).is_err() {
+                                continue;
+                            }
+                        }
+                    }
+                    (rr::SRV, data) if flavor == Flavor::Mdns => {
+                        let (instance, service) = (name.first_label(), name.rest());
+                        let Some(port) = be16(data, 4) else { continue };
+                        if instance.is_empty() || !is_service_type(service) {
+                            continue;
+                        }
+                        let _ = srv_owners.push(hash(3, &[owner]));
+                        if seen.first(hash(4, &[instance, service, &port.to_be_bytes()])) {
+                            sink.fact(ctx, &Fact::DnsSdService { instance, service, port: Some(port) });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for &at in &sd_ptrs {
+                let Ok((r, _)) = names.read(at).and_then(|p| record_data(msg, p)) else { continue };
+                if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+                    continue;
+                }
+                let service = names.name.as_bytes();
+                let instance = target.first_label();
+                // The target must be `<instance>.<this service>`.
+                if instance.is_empty() || !target.rest().eq_ignore_ascii_case(service) {
+                    continue;
+                }
+                if srv_owners.contains(&hash(3, &[target.as_bytes()])) {
+                    continue;
+                }
+                if seen.first(hash(4, &[instance, service])) {
+                    sink.fact(ctx, &Fact::DnsSdService { instance, service, port: None });
+                }
+            }
+            result
+        }
     }
 
     proptest::proptest! {
