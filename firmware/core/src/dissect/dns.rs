@@ -614,7 +614,9 @@ fn answers<S: Sink + ?Sized>(
 ) -> Result<()> {
     let msg = names.msg;
     let mut srv_owners: heapless::Vec<u64, SD_PTRS> = heapless::Vec::new();
-    let mut sd_ptrs: heapless::Vec<usize, SD_PTRS> = heapless::Vec::new();
+    // Where each DNS-SD PTR is, and when it names an instance of its service, the hashes
+    // that decide whether it is said ([`hash`] 3 of the instance name, 4 of the fact).
+    let mut sd_ptrs: heapless::Vec<(usize, Option<(u64, u64)>), SD_PTRS> = heapless::Vec::new();
     let mut target = Name::new();
     let mut owner_hashes = OwnerHashes::default();
     let mut result = Ok(());
@@ -653,8 +655,16 @@ fn answers<S: Sink + ?Sized>(
                         sink.fact(ctx, &Fact::DnsPtr { addr, name: t });
                     }
                 } else if flavor == Flavor::Mdns && is_service_type(owner) {
-                    // Held back: an SRV for the same instance later in the message gives the port.
-                    if sd_ptrs.push(at).is_err() {
+                    // Held back: an SRV for the same instance later in the message gives the
+                    // port. Judged now, while both names are decoded: most are folded into an
+                    // SRV and need not be decoded again.
+                    let key = read_name_into(msg, r.rdata_at, &mut target).ok().and_then(|_| {
+                        let instance = target.first_label();
+                        // The target must be `<instance>.<this service>`.
+                        (!instance.is_empty() && target.rest().eq_ignore_ascii_case(owner))
+                            .then(|| (hash(3, &[target.as_bytes()]), hash(4, &[instance, owner])))
+                    });
+                    if sd_ptrs.push((at, key)).is_err() {
                         continue;
                     }
                 }
@@ -673,23 +683,18 @@ fn answers<S: Sink + ?Sized>(
             _ => {}
         }
     }
-    for &at in &sd_ptrs {
+    for &(at, key) in &sd_ptrs {
+        let Some((instance_hash, fact_hash)) = key else { continue };
+        if srv_owners.contains(&instance_hash) || !seen.first(fact_hash) {
+            continue;
+        }
+        // Said: both names decoded again (they were, the same way, in the first pass).
         let Ok((r, _)) = names.read(at).and_then(|p| record_data(msg, p)) else { continue };
         if read_name_into(msg, r.rdata_at, &mut target).is_err() {
             continue;
         }
-        let service = names.name.as_bytes();
-        let instance = target.first_label();
-        // The target must be `<instance>.<this service>`.
-        if instance.is_empty() || !target.rest().eq_ignore_ascii_case(service) {
-            continue;
-        }
-        if srv_owners.contains(&hash(3, &[target.as_bytes()])) {
-            continue;
-        }
-        if seen.first(hash(4, &[instance, service])) {
-            sink.fact(ctx, &Fact::DnsSdService { instance, service, port: None });
-        }
+        let (instance, service) = (target.first_label(), names.name.as_bytes());
+        sink.fact(ctx, &Fact::DnsSdService { instance, service, port: None });
     }
     result
 }
