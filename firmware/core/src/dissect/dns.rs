@@ -412,16 +412,17 @@ fn mdns_host(name: &[u8]) -> Option<&[u8]> {
     strip_suffix_ci(name, b".local").filter(|h| !h.is_empty())
 }
 
-/// `_svc._tcp.<domain>` / `_svc._udp.<domain>`: a DNS-SD service type.
+/// `_svc._tcp.<domain>` / `_svc._udp.<domain>`: a DNS-SD service type (`_svc` at least two
+/// bytes, the protocol label in any case, the domain's first label not empty).
 fn is_service_type(s: &[u8]) -> bool {
-    let mut parts = s.split(|&b| b == b'.');
-    let svc = parts.next().unwrap_or_default();
-    let proto = parts.next().unwrap_or_default();
-    let domain = parts.next().unwrap_or_default();
-    svc.len() > 1
-        && svc.first() == Some(&b'_')
-        && (proto.eq_ignore_ascii_case(b"_tcp") || proto.eq_ignore_ascii_case(b"_udp"))
-        && !domain.is_empty()
+    if s.first() != Some(&b'_') {
+        return false;
+    }
+    let Some(dot) = s.iter().position(|&b| b == b'.').filter(|&d| d > 1) else { return false };
+    // The protocol label, its dot, and the first byte of the domain.
+    let Some(&[b'_', p, r, o, b'.', d, ..]) = s.get(dot.saturating_add(1)..) else { return false };
+    // `| 0x20` folds exactly the two cases of a letter onto its lower case.
+    d != b'.' && matches!([p | 0x20, r | 0x20, o | 0x20], [b't', b'c', b'p'] | [b'u', b'd', b'p'])
 }
 
 /// The address of a reverse-lookup owner name, if it is a complete one.
@@ -1164,6 +1165,55 @@ mod tests {
         assert_eq!((n.labels(), n.first_label(), n.rest()), (5, &b"x\0y"[..], &b"..a.b.c.\x3f"[..]));
         let (n, _) = read_name(&m, 2).unwrap();
         assert_eq!((n.as_bytes(), n.labels(), n.first_label()), (&b"b.c.\x3f"[..], 2, &b"b.c"[..]));
+    }
+
+    #[test]
+    fn service_types_as_split_by_dots() {
+        let by_parts = |s: &[u8]| {
+            let mut parts = s.split(|&b| b == b'.');
+            let svc = parts.next().unwrap_or_default();
+            let proto = parts.next().unwrap_or_default();
+            let domain = parts.next().unwrap_or_default();
+            svc.len() > 1
+                && svc.first() == Some(&b'_')
+                && (proto.eq_ignore_ascii_case(b"_tcp") || proto.eq_ignore_ascii_case(b"_udp"))
+                && !domain.is_empty()
+        };
+        let mut x: u32 = 5;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let alphabet = *b"_._.tTcCpPuUdDx\x7f\xd4\xf4\xf0";
+        let mut yes = 0;
+        for i in 0..300_000 {
+            let len = (rnd() % 14) as usize;
+            let mut s: Vec<u8> = (0..len).map(|_| alphabet[(rnd() as usize) % alphabet.len()]).collect();
+            if i % 3 == 0 {
+                // Mostly service-like: `_x._tcp.local` with a few bytes changed.
+                s = b"_x._tcp.local".to_vec();
+                if i % 2 == 0 {
+                    s = b"_ab._UdP.a".to_vec();
+                }
+                for _ in 0..rnd() % 3 {
+                    let at = rnd() as usize % s.len();
+                    s[at] = alphabet[(rnd() as usize) % alphabet.len()];
+                }
+                s.truncate(rnd() as usize % (s.len() + 4));
+            }
+            assert_eq!(is_service_type(&s), by_parts(&s), "{}", s.escape_ascii());
+            yes += usize::from(by_parts(&s));
+        }
+        assert!(yes > 10_000, "{yes}");
+        for b in 0..=255u8 {
+            for at in 0..12 {
+                let mut s = b"_x._tcp.local".to_vec();
+                s[at] = b;
+                assert_eq!(is_service_type(&s), by_parts(&s), "{b} at {at}");
+            }
+        }
     }
 
     #[test]
