@@ -618,7 +618,8 @@ fn answers<S: Sink + ?Sized>(
     // Where each DNS-SD PTR is, and when it names an instance of its service, the hashes
     // that decide whether it is said ([`hash`] 3 of the instance name, 4 of the fact).
     let mut sd_ptrs: heapless::Vec<(usize, Option<(u64, u64)>), SD_PTRS> = heapless::Vec::new();
-    let mut target = Name::new();
+    // Made for the first PTR only (a new name buffer is a 255-byte clear).
+    let mut target_buf: Option<Name> = None;
     let mut owner_hashes = OwnerHashes::default();
     let mut result = Ok(());
     for _ in 0..count {
@@ -648,7 +649,8 @@ fn answers<S: Sink + ?Sized>(
             }
             (rr::PTR, _) => {
                 if let Some(addr) = reverse_addr(name) {
-                    if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+                    let target = target_buf.get_or_insert_with(Name::new);
+                    if read_name_into(msg, r.rdata_at, target).is_err() {
                         continue;
                     }
                     let t = target.as_bytes();
@@ -659,7 +661,8 @@ fn answers<S: Sink + ?Sized>(
                     // Held back: an SRV for the same instance later in the message gives the
                     // port. Judged now, while both names are decoded: most are folded into an
                     // SRV and need not be decoded again.
-                    let key = read_name_into(msg, r.rdata_at, &mut target).ok().and_then(|_| {
+                    let target = target_buf.get_or_insert_with(Name::new);
+                    let key = read_name_into(msg, r.rdata_at, target).ok().and_then(|_| {
                         let instance = target.first_label();
                         // The target must be `<instance>.<this service>`.
                         (!instance.is_empty() && target.rest().eq_ignore_ascii_case(owner))
@@ -691,7 +694,8 @@ fn answers<S: Sink + ?Sized>(
         }
         // Said: both names decoded again (they were, the same way, in the first pass).
         let Ok((r, _)) = names.read(at).and_then(|p| record_data(msg, p)) else { continue };
-        if read_name_into(msg, r.rdata_at, &mut target).is_err() {
+        let target = target_buf.get_or_insert_with(Name::new);
+        if read_name_into(msg, r.rdata_at, target).is_err() {
             continue;
         }
         let (instance, service) = (target.first_label(), names.name.as_bytes());
