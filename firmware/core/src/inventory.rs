@@ -15,6 +15,12 @@
 //! is taken as the sending MAC's own when it is local or, while no subnet is known, when the
 //! packet still carries an initial TTL (64, 128, 255: not routed). A peer that is not local
 //! is external.
+//!
+//! Shortcuts never change a result: recent MACs and edges are remembered as hints
+//! checked against the tables' own keys and generations, and the decisions for the last frame
+//! of each direction of a conversation (`FrameMemo`) are reused only while no table entry,
+//! address or prefix changed since. Tests run captures, generated sequences and table-filling
+//! streams through an inventory that forgets them all before every frame and compare.
 
 use crate::classify;
 use crate::config::*;
@@ -299,6 +305,80 @@ const EDGE_CACHE: usize = if cfg!(test) { 1 } else { 256 };
 /// Recently seen MACs, direct-mapped by their last bytes; hints like [`EDGE_CACHE`].
 const MAC_CACHE: usize = if cfg!(test) { 1 } else { 64 };
 
+/// What [`Inventory::on_frame`] worked out for one frame of a conversation, kept so that the
+/// next frame of the same conversation in the same direction repeats only the counting.
+/// Valid while the inventory's [`Inventory::layout`] is what it was: it moves on with every
+/// change that could alter a decision (an asset, peer or edge inserted or removed, counted by
+/// the tables themselves; an address or a local prefix added). Only frames that changed
+/// nothing are memoised, and only those whose decisions depend on nothing but the compared
+/// fields (no TCP SYN: an opening's flags pick the server side).
+#[derive(Clone, Copy, Debug)]
+struct FrameMemo {
+    /// The inventory's layout when made; 0 never matches (the layout starts at 1).
+    layout: u64,
+    src_mac: Mac,
+    dst_mac: Mac,
+    src: IpAddr,
+    dst: IpAddr,
+    transport: Transport,
+    sport: u16,
+    dport: u16,
+    ttl: u8,
+    /// The sender's slot.
+    src_slot: u16,
+    /// The receiver's slot, when it is a known asset.
+    dst_slot: Option<u16>,
+    /// Edge slots of the sender and of the receiver, when they own the frame's addresses.
+    src_edge: Option<u16>,
+    dst_edge: Option<u16>,
+    /// Server side and service port (for the sender's service, asked again per frame).
+    server_is_src: bool,
+    port: u16,
+}
+
+impl FrameMemo {
+    const EMPTY: Self = FrameMemo {
+        layout: 0,
+        src_mac: Mac([0; 6]),
+        dst_mac: Mac([0; 6]),
+        src: IpAddr::V4([0; 4]),
+        dst: IpAddr::V4([0; 4]),
+        transport: Transport::Other(0),
+        sport: 0,
+        dport: 0,
+        ttl: 0,
+        src_slot: 0,
+        dst_slot: None,
+        src_edge: None,
+        dst_edge: None,
+        server_is_src: false,
+        port: 0,
+    };
+
+    /// Whether `ctx` is a frame of the conversation and direction this memo was made for,
+    /// and not an opening (a SYN's flags, not its ports, pick the server side; memos are
+    /// made of other frames only).
+    #[inline]
+    fn fits(&self, ctx: &FrameCtx, ip: &IpCtx) -> bool {
+        self.sport == ip.sport
+            && ip.tcp_flags & tcp_flags::SYN == 0
+            && self.dport == ip.dport
+            && self.src_mac == ctx.src_mac
+            && self.dst_mac == ctx.dst_mac
+            && self.src == ip.src
+            && self.dst == ip.dst
+            && self.transport == ip.transport
+            && self.ttl == ip.ttl
+    }
+
+    /// The entry for a frame: the two directions of a conversation (ports swapped) use
+    /// different entries, so a reply does not push out the request's memo.
+    #[inline]
+    fn index(ip: &IpCtx) -> usize {
+        usize::from(ip.sport < ip.dport)
+    }
+}
+
 /// Counters of the inventory's own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InventoryCounters {
@@ -345,6 +425,9 @@ pub struct Inventory {
     dirty: heapless::Vec<u16, MAX_EVENTS, u8>,
     edge_cache: [u16; EDGE_CACHE],
     mac_cache: [u16; MAC_CACHE],
+    /// Addresses and local prefixes added so far (part of [`Inventory::layout`]).
+    address_changes: u64,
+    memo: [FrameMemo; 2],
 }
 
 /// An IPv4 subnet as (network, mask) words (a prefix over 32 is taken as 32), so that testing
@@ -401,6 +484,8 @@ impl Inventory {
             dirty: heapless::Vec::new(),
             edge_cache: [0; EDGE_CACHE],
             mac_cache: [0; MAC_CACHE],
+            address_changes: 1,
+            memo: [FrameMemo::EMPTY; 2],
         }
     }
 
@@ -410,6 +495,7 @@ impl Inventory {
         if self.subnets.contains(&net) {
             return true;
         }
+        self.addresses_changed();
         self.subnets.push(net).is_ok()
     }
 
@@ -496,6 +582,7 @@ impl Inventory {
     fn forget_hints(&mut self) {
         self.edge_cache = [0; EDGE_CACHE];
         self.mac_cache = [0; MAC_CACHE];
+        self.memo = [FrameMemo::EMPTY; 2];
     }
 
     /// [`Inventory::find_hinted`] that also remembers the answer.
@@ -572,6 +659,21 @@ impl Inventory {
         }
     }
 
+    /// Moves on with every change that may alter a frame's decisions ([`FrameMemo`]): the
+    /// insertions and removals of the asset, peer and edge tables, and the addresses and
+    /// local prefixes added. A sum of counters that only grow (by one per change, 64 bits: no
+    /// wrap in practice), so equal means unchanged; at least 1, so an empty memo never fits.
+    #[inline]
+    fn layout(&self) -> u64 {
+        self.assets.changes() + self.peers.changes() + self.edges.changes() + self.address_changes
+    }
+
+    /// Notes an address or local prefix added (see [`Inventory::layout`]).
+    #[inline]
+    fn addresses_changed(&mut self) {
+        self.address_changes += 1;
+    }
+
     fn touch(a: &mut Asset, ts: u64) {
         if ts > a.last_seen {
             a.last_seen = ts;
@@ -583,6 +685,7 @@ impl Inventory {
         if ip.is_unspecified() || ip.is_group() {
             return;
         }
+        self.addresses_changed();
         let Some(a) = self.assets.slot_mut(slot) else { return };
         let full = match ip {
             IpAddr::V4(v) => !a.v4.contains(&v) && a.v4.push(v).is_err(),
@@ -726,7 +829,16 @@ impl Inventory {
 
     #[allow(clippy::too_many_arguments, clippy::modulo_one)]
     #[inline]
-    fn edge(&mut self, slot: u16, peer: IpAddr, transport: Transport, port: u16, outbound: bool, len: u16, ts: u64) {
+    fn edge(
+        &mut self,
+        slot: u16,
+        peer: IpAddr,
+        transport: Transport,
+        port: u16,
+        outbound: bool,
+        len: u16,
+        ts: u64,
+    ) -> Option<u16> {
         let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
         let pword = PeerKey::word(&peer);
         let agen = self.assets.generation(slot);
@@ -744,19 +856,31 @@ impl Inventory {
                         // What `peer_slot` does for a known peer.
                         pv.credit = 1;
                         e.count(len, secs);
-                        return;
+                        return hint.checked_sub(1);
                     }
                 }
             }
         }
-        let Some(s) = self.edge_slow(slot, PeerKey(pword.to_be_bytes()), peer, transport, port, outbound, secs) else {
-            return;
-        };
+        let s = self.edge_slow(slot, PeerKey(pword.to_be_bytes()), peer, transport, port, outbound, secs)?;
         if let Some(c) = self.edge_cache.get_mut(hint_ix) {
             *c = s + 1;
         }
         if let Some(e) = self.edges.slot_mut(s) {
             e.count(len, secs);
+        }
+        Some(s)
+    }
+
+    /// One more frame on the edge at `slot` (known to be live), as [`Inventory::edge`] counts
+    /// it: the edge's counters and its peer's credit.
+    #[inline]
+    fn count_edge(&mut self, slot: u16, len: u16, secs: u32) {
+        if let Some((k, e)) = self.edges.entry_mut(slot) {
+            let (peer, pgen) = (k.peer, k.pgen);
+            e.count(len, secs);
+            if let Some((_, pv)) = self.peers.live_mut(peer, pgen) {
+                pv.credit = 1;
+            }
         }
     }
 
@@ -811,6 +935,12 @@ impl Inventory {
     /// Every frame comes here, so each asset is looked up once and its fields read and
     /// written through that one reference.
     fn on_frame(&mut self, ctx: &FrameCtx) {
+        if let Some(ip) = ctx.ip.as_ref() {
+            if self.replay_memo(ctx, ip) {
+                return;
+            }
+        }
+        let layout = self.layout();
         self.events.clear();
         let ip = ctx.ip.as_ref();
         let src_ip = ip.filter(|ip| !ip.src.is_unspecified());
@@ -849,7 +979,8 @@ impl Inventory {
             }
         }
         let (Some(ip), Some(s)) = (src_ip, src) else {
-            return self.frame_edges(ctx, src_ip, None, dst.filter(|_| dst_owns));
+            self.frame_edges(ctx, src_ip, None, dst.filter(|_| dst_owns));
+            return;
         };
         if src_local && !src_owns {
             self.add_address(s, ip.src);
@@ -860,34 +991,109 @@ impl Inventory {
             }
         } else if !src_local && !src_owns && !ip.src.is_group() {
             // Sending on behalf of outside addresses: a router or firewall.
+            // (Set for good: a memo of this frame need not set it again.)
             self.flag_slot(s, flags::FORWARDS);
         }
         let src_owner = Some(s).filter(|_| src_local && src_owns);
-        self.frame_edges(ctx, src_ip, src_owner, dst.filter(|_| dst_owns));
+        let edges = self.frame_edges(ctx, src_ip, src_owner, dst.filter(|_| dst_owns));
+        // Kept for the conversation's next frame when this one changed nothing and its
+        // decisions hang on the compared fields only.
+        let opening = ip.transport == Transport::Tcp && ip.tcp_flags & tcp_flags::SYN != 0;
+        if let (Some((src_edge, dst_edge, server_is_src, port)), false, true) =
+            (edges, opening, self.layout() == layout)
+        {
+            if let Some(m) = self.memo.get_mut(FrameMemo::index(ip)) {
+                *m = FrameMemo {
+                    layout,
+                    src_mac: ctx.src_mac,
+                    dst_mac: ctx.dst_mac,
+                    src: ip.src,
+                    dst: ip.dst,
+                    transport: ip.transport,
+                    sport: ip.sport,
+                    dport: ip.dport,
+                    ttl: ip.ttl,
+                    src_slot: s,
+                    dst_slot: dst,
+                    src_edge,
+                    dst_edge,
+                    server_is_src,
+                    port,
+                };
+            }
+        }
+    }
+
+    /// [`Inventory::on_frame`] for a frame that fits a [`FrameMemo`]: the same counting, the
+    /// same idempotent flag and service updates, without finding anything again. Returns
+    /// false (having done nothing) when no memo fits.
+    #[inline]
+    fn replay_memo(&mut self, ctx: &FrameCtx, ip: &IpCtx) -> bool {
+        let Some(m) = self.memo.get(FrameMemo::index(ip)) else { return false };
+        if m.layout != self.layout() || !m.fits(ctx, ip) {
+            return false;
+        }
+        let m = *m;
+        self.events.clear();
+        if let Some(a) = self.assets.slot_mut(m.src_slot) {
+            Self::touch(a, ctx.ts);
+            a.frames_tx = a.frames_tx.saturating_add(1);
+            a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
+            a.vlan = ctx.vlan;
+            a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
+        }
+        if let Some(a) = m.dst_slot.and_then(|d| self.assets.slot_mut(d)) {
+            a.frames_rx = a.frames_rx.saturating_add(1);
+            a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+        }
+        let secs = (ctx.ts / 1_000_000).min(u32::MAX as u64) as u32;
+        if let Some(e) = m.src_edge {
+            self.count_edge(e, ctx.frame_len, secs);
+            if m.server_is_src && answered(ip) {
+                self.add_service(m.src_slot, ip.transport, m.port);
+            }
+        }
+        if let Some(e) = m.dst_edge {
+            self.count_edge(e, ctx.frame_len, secs);
+        }
+        true
     }
 
     /// The frame's edges: the sender's when it holds its source address, the receiver's
     /// when it holds the destination (both for traffic between two local assets).
-    fn frame_edges(&mut self, ctx: &FrameCtx, ip: Option<&IpCtx>, src_owner: Option<u16>, dst_owner: Option<u16>) {
-        let Some(ip) = ip else { return };
+    /// Returns the edges counted (the sender's, the receiver's), the server side and port;
+    /// `None` when an owner got no edge (a table that could not make room).
+    #[allow(clippy::type_complexity)]
+    fn frame_edges(
+        &mut self,
+        ctx: &FrameCtx,
+        ip: Option<&IpCtx>,
+        src_owner: Option<u16>,
+        dst_owner: Option<u16>,
+    ) -> Option<(Option<u16>, Option<u16>, bool, u16)> {
+        let Some(ip) = ip else { return Some((None, None, false, 0)) };
         if ip.dst.is_group() {
             // Multicast/broadcast: no edge (it is chatter, not a conversation).
-            return;
+            return Some((None, None, false, 0));
         }
         if src_owner.is_none() && dst_owner.is_none() {
-            return;
+            return Some((None, None, false, 0));
         }
         let (server_is_src, port) = ip.server_side();
-        if let Some(s) = src_owner {
-            self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
+        let src_edge = src_owner.map(|s| {
+            let e = self.edge(s, ip.dst, ip.transport, port, !server_is_src, ctx.frame_len, ctx.ts);
             if server_is_src && answered(ip) {
                 self.add_service(s, ip.transport, port);
             }
-        }
-        if let Some(d) = dst_owner {
-            // Also when sent by a router on behalf of a remote host: the edge belongs to
-            // the receiver.
-            self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts);
+            e
+        });
+        // Also when sent by a router on behalf of a remote host: the edge belongs to the
+        // receiver.
+        let dst_edge =
+            dst_owner.map(|d| self.edge(d, ip.src, ip.transport, port, server_is_src, ctx.frame_len, ctx.ts));
+        match (src_edge, dst_edge) {
+            (Some(None), _) | (_, Some(None)) => None,
+            (s, d) => Some((s.flatten(), d.flatten(), server_is_src, port)),
         }
     }
 
@@ -915,11 +1121,11 @@ impl Inventory {
                 let _ = self.add_subnet(net, prefix);
             }
             Fact::Prefix6 { prefix, len } => {
-                if len <= 128
-                    && !self.prefixes6.iter().any(|(p, l)| *l == len && prefix_match6(p, &prefix, len))
-                    && self.prefixes6.push((prefix, len)).is_err()
-                {
-                    self.counters.addresses_dropped += 1;
+                if len <= 128 && !self.prefixes6.iter().any(|(p, l)| *l == len && prefix_match6(p, &prefix, len)) {
+                    self.addresses_changed();
+                    if self.prefixes6.push((prefix, len)).is_err() {
+                        self.counters.addresses_dropped += 1;
+                    }
                 }
             }
             Fact::Name { mac, name, source } => self.string_for(mac, ts, StrKind::Name(source), name),
@@ -1395,6 +1601,311 @@ mod tests {
         assert_eq!(edges.len(), 16, "2 peers x 2 ports x 2 transports x 2 directions");
         assert_eq!(edges, plain.edge_records().collect::<Vec<_>>());
         assert!(edges.iter().all(|e| e.frames == 4), "{edges:?}");
+    }
+
+    /// One frame or fact of a generated sequence (memo tests).
+    #[derive(Clone, Debug)]
+    enum Step {
+        Frame {
+            src: usize,
+            dst: usize,
+            sip: usize,
+            dip: usize,
+            tcp: bool,
+            sport: u16,
+            dport: u16,
+            flags: u8,
+            len: u16,
+            ttl: u8,
+        },
+        Address {
+            mac: usize,
+            ip: usize,
+        },
+        /// A name for the device (makes it an asset without giving it an address).
+        Name {
+            mac: usize,
+        },
+        Subnet,
+    }
+
+    impl Step {
+        /// A TCP frame `src` -> `dst` with the given ports and flags (ACK+PSH: a data segment).
+        #[allow(clippy::too_many_arguments)]
+        fn tcp(src: usize, dst: usize, sip: usize, dip: usize, sport: u16, dport: u16, flags: u8, ttl: u8) -> Step {
+            Step::Frame { src, dst, sip, dip, tcp: true, sport, dport, flags, len: 1, ttl }
+        }
+    }
+
+    const MACS: [Mac; 5] = [
+        Mac([2, 0, 0, 0, 0, 1]),
+        Mac([2, 0, 0, 0, 0, 2]),
+        Mac([0x3c, 0, 0, 0, 0, 3]),
+        Mac([0xff; 6]),
+        Mac([1, 0, 0x5e, 0, 0, 0xfb]),
+    ];
+    const IPS: [IpAddr; 7] = [
+        IpAddr::V4([10, 0, 0, 1]),
+        IpAddr::V4([10, 0, 0, 2]),
+        IpAddr::V4([192, 168, 7, 9]),
+        IpAddr::V4([8, 8, 8, 8]),
+        IpAddr::V4([0; 4]),
+        IpAddr::V4([224, 0, 0, 251]),
+        IpAddr::V6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ];
+    const PORTS: [u16; 4] = [53, 80, 5000, 40000];
+
+    /// Runs `steps` through an inventory that keeps its hints and frame memos and one that
+    /// forgets them before every frame; both must agree on everything.
+    fn memo_agrees(steps: &[Step]) -> u32 {
+        extern crate std;
+        use std::boxed::Box;
+        use std::vec::Vec;
+        let (mut memo, mut plain) = (Box::new(Inventory::new(1)), Box::new(Inventory::new(1)));
+        let mut hits = 0;
+        for (n, step) in steps.iter().enumerate() {
+            let ts = n as u64 * 700_000;
+            let ctx = |src: usize, dst: usize, ip: Option<IpCtx>, len: u16| FrameCtx {
+                ts,
+                frame_len: len,
+                src_mac: MACS[src % MACS.len()],
+                dst_mac: MACS[dst % MACS.len()],
+                vlan: None,
+                ip,
+            };
+            match *step {
+                Step::Frame { src, dst, sip, dip, tcp, sport, dport, flags, len, ttl } => {
+                    let ip = IpCtx {
+                        src: IPS[sip % IPS.len()],
+                        dst: IPS[dip % IPS.len()],
+                        transport: if tcp { Transport::Tcp } else { Transport::Udp },
+                        sport,
+                        dport,
+                        tcp_flags: if tcp { flags } else { 0 },
+                        payload_len: len % 3,
+                        ttl,
+                    };
+                    let c = ctx(src, dst, Some(ip), 60 + len);
+                    let before = memo.layout();
+                    let fits = memo.memo.iter().any(|m| m.layout == before && m.fits(&c, &ip));
+                    hits += u32::from(fits);
+                    memo.frame(&c);
+                    memo.frame_done(&c);
+                    plain.forget_hints();
+                    plain.frame(&c);
+                    plain.frame_done(&c);
+                }
+                Step::Address { mac, ip } => {
+                    let c = ctx(mac, 3, None, 60);
+                    let f =
+                        Fact::Address { mac: MACS[mac % MACS.len()], ip: IPS[ip % IPS.len()], how: AddrEvidence::Arp };
+                    memo.fact(&c, &f);
+                    plain.fact(&c, &f);
+                }
+                Step::Name { mac } => {
+                    let c = ctx(mac, 3, None, 60);
+                    let f = Fact::Name { mac: MACS[mac % MACS.len()], name: b"device", source: NameSource::Dhcp };
+                    memo.fact(&c, &f);
+                    plain.fact(&c, &f);
+                }
+                Step::Subnet => {
+                    assert_eq!(memo.add_subnet([10, 0, 0, 0], 24), plain.add_subnet([10, 0, 0, 0], 24));
+                }
+            }
+            assert_eq!(memo.events(), plain.events(), "step {n}: {step:?}");
+        }
+        memo.settle();
+        plain.settle();
+        assert_eq!(memo.records().collect::<Vec<_>>(), plain.records().collect::<Vec<_>>());
+        assert_eq!(memo.edge_records().collect::<Vec<_>>(), plain.edge_records().collect::<Vec<_>>());
+        assert_eq!(memo.counters, plain.counters);
+        hits
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        // Mostly frames of few conversations (so memos are made and used), now and then an
+        // address, a subnet, a SYN, a group or unspecified address in between.
+        let frame = (0..5usize, 0..5usize, 0..7usize, 0..7usize, any::<bool>(), 0..4usize, 0..4usize, 0..4u8, 0..40u16)
+            .prop_map(|(src, dst, sip, dip, tcp, sport, dport, f, len)| Step::Frame {
+                src,
+                dst,
+                sip,
+                dip,
+                tcp,
+                sport: PORTS[sport],
+                dport: PORTS[dport],
+                flags: [
+                    tcp_flags::ACK,
+                    tcp_flags::SYN,
+                    tcp_flags::SYN | tcp_flags::ACK,
+                    tcp_flags::ACK | tcp_flags::PSH,
+                ][f as usize],
+                len,
+                ttl: if len % 5 == 0 { 63 } else { 64 },
+            });
+        prop_oneof![
+            12 => frame,
+            1 => (0..5usize, 0..7usize).prop_map(|(mac, ip)| Step::Address { mac, ip }),
+            1 => (0..5usize).prop_map(|mac| Step::Name { mac }),
+            1 => Just(Step::Subnet),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Frame memos never change a result, whatever frames, addresses and subnets come in
+        /// between (and frames repeat often enough that memos are used).
+        #[test]
+        fn frame_memos_do_not_change_results(
+            base in proptest::collection::vec(step(), 1..40),
+            repeats in proptest::collection::vec((0usize..40, 1usize..6), 0..30),
+        ) {
+            // Each chosen step again a few times in a row: conversations in bursts.
+            let mut steps = base.clone();
+            for (i, k) in repeats {
+                if let Some(s) = base.get(i % base.len()) {
+                    steps.extend(core::iter::repeat_n(s.clone(), k));
+                }
+            }
+            memo_agrees(&steps);
+        }
+    }
+
+    /// Assets, peers and edges evicted while conversations keep their memos: a memo made
+    /// before an eviction must never be used after it.
+    #[test]
+    fn frame_memos_survive_evictions() {
+        extern crate std;
+        use std::boxed::Box;
+        use std::vec::Vec;
+        let (mut memo, mut plain) = (Box::new(Inventory::new(2)), Box::new(Inventory::new(2)));
+        let mut hits = 0u32;
+        let mut n = 0u64;
+        for i in 0..14_000u32 {
+            // A steady conversation between two assets, and a stream of new devices, peers
+            // and ports that fills every table.
+            // (Each new device's frames void the memos; the steady conversation then makes
+            // them again and uses them.)
+            for k in 0..4u32 {
+                let (src, dst, sip, dip, sport) = if k > 0 {
+                    (Mac([2, 0, 0, 0, 0, 1]), Mac([2, 0, 0, 0, 0, 2]), [10, 0, 0, 1], [10, 0, 0, 2], 40000)
+                } else {
+                    let m = i % 1501;
+                    let src = Mac([2, 1, 0, 0, (m >> 8) as u8, m as u8]);
+                    (
+                        src,
+                        Mac([2, 0, 0, 0, 0, 2]),
+                        [10, 1, (m >> 8) as u8, m as u8],
+                        [10, 2, (i >> 8) as u8, i as u8],
+                        1024 + (i % 7) as u16,
+                    )
+                };
+                for reply in [false, true] {
+                    n += 1;
+                    let (sm, dm, si, di, sp, dp) =
+                        if reply { (dst, src, dip, sip, 80, sport) } else { (src, dst, sip, dip, sport, 80) };
+                    let ip = IpCtx {
+                        src: IpAddr::V4(si),
+                        dst: IpAddr::V4(di),
+                        transport: Transport::Tcp,
+                        sport: sp,
+                        dport: dp,
+                        tcp_flags: tcp_flags::ACK,
+                        payload_len: 1,
+                        ttl: 64,
+                    };
+                    let ctx =
+                        FrameCtx { ts: n * 1000, frame_len: 100, src_mac: sm, dst_mac: dm, vlan: None, ip: Some(ip) };
+                    let before = memo.layout();
+                    hits += u32::from(memo.memo.iter().any(|m| m.layout == before && m.fits(&ctx, &ip)));
+                    memo.frame(&ctx);
+                    memo.frame_done(&ctx);
+                    plain.forget_hints();
+                    plain.frame(&ctx);
+                    plain.frame_done(&ctx);
+                }
+            }
+        }
+        let c = memo.counters;
+        assert!(c.assets_evicted > 0 && c.peers_evicted > 0 && c.edges_evicted > 0, "{c:?}");
+        assert!(hits > 100, "memos were not used ({hits})");
+        assert_eq!(memo.records().collect::<Vec<_>>(), plain.records().collect::<Vec<_>>());
+        assert_eq!(memo.edge_records().collect::<Vec<_>>(), plain.edge_records().collect::<Vec<_>>());
+        assert_eq!(memo.counters, plain.counters);
+    }
+
+    /// The generated sequences do use memos (else the property above proves nothing).
+    #[test]
+    fn frame_memo_sequences_use_memos() {
+        let f = Step::tcp(0, 1, 0, 1, 40000, 80, tcp_flags::ACK, 64);
+        let r = Step::tcp(1, 0, 1, 0, 80, 40000, tcp_flags::ACK, 64);
+        // New assets and addresses first (no memo), then memos made, then used; a subnet
+        // voids them, and they are made and used again.
+        let steps = [&f, &r, &f, &r, &f, &r, &Step::Subnet, &f, &r, &f, &r].map(Step::clone);
+        assert_eq!(memo_agrees(&steps), 4);
+    }
+
+    /// Cases where a stale or careless memo would count differently, each repeated so that
+    /// memos are made and offered.
+    #[test]
+    fn frame_memos_keep_decisions_that_hang_on_more_than_the_key() {
+        extern crate std;
+        use std::vec::Vec;
+        let ack = tcp_flags::ACK | tcp_flags::PSH;
+        let thrice = |s: Step| [s.clone(), s.clone(), s];
+        // A server that answers on more services than an asset keeps: every answer on the
+        // ninth is counted as dropped again.
+        let mut full = Vec::new();
+        for port in [21, 22, 23, 25, 53, 80, 110, 143, 443] {
+            full.extend(thrice(Step::tcp(1, 0, 1, 0, port, 40000, ack, 64)));
+        }
+        assert!(memo_agrees(&full) > 0);
+        // A public source address with the sender's initial TTL (local while no subnet is
+        // known), then the same conversation with a routed TTL.
+        let mut ttl = Vec::new();
+        for t in [64, 63, 64, 63] {
+            ttl.extend(thrice(Step::tcp(0, 1, 3, 1, 40000, 80, ack, t)));
+        }
+        assert!(memo_agrees(&ttl) > 0);
+        // An opening from a well-known port: its flags, not its ports, say who serves.
+        let mut syn = Vec::new();
+        syn.extend(thrice(Step::tcp(0, 1, 0, 1, 80, 40000, tcp_flags::SYN, 64)));
+        syn.extend(thrice(Step::tcp(0, 1, 0, 1, 80, 40000, ack, 64)));
+        syn.extend(thrice(Step::tcp(0, 1, 0, 1, 80, 40000, tcp_flags::SYN, 64)));
+        assert!(memo_agrees(&syn) > 0);
+        // Frames to a MAC that is not an asset yet, then a fact makes it one.
+        let mut late = Vec::new();
+        late.extend(thrice(Step::tcp(0, 2, 0, 1, 40000, 80, ack, 64)));
+        late.push(Step::Name { mac: 2 });
+        late.extend(thrice(Step::tcp(0, 2, 0, 1, 40000, 80, ack, 64)));
+        assert!(memo_agrees(&late) > 0);
+        // The same addresses and ports through another receiving MAC.
+        let mut via = std::vec![Step::Name { mac: 1 }, Step::Address { mac: 1, ip: 1 }];
+        for dst in [1, 2, 1, 2] {
+            via.extend(thrice(Step::tcp(0, dst, 0, 1, 40000, 80, ack, 64)));
+        }
+        assert!(memo_agrees(&via) > 0);
+    }
+
+    /// A memoised conversation's edges evicted (CLOCK) by a stream of new edges between the
+    /// same two assets, so no asset, peer or address changes: the memo must not count into
+    /// the slots its edges had.
+    #[test]
+    fn frame_memos_see_live_edges_evicted() {
+        extern crate std;
+        let ack = tcp_flags::ACK | tcp_flags::PSH;
+        let steady = Step::tcp(0, 1, 0, 1, 40001, 80, ack, 64);
+        // The receiver is an asset that owns its address, so each frame counts two edges.
+        let mut steps = std::vec![Step::Name { mac: 1 }, Step::Address { mac: 1, ip: 1 }];
+        steps.extend([steady.clone(), steady.clone(), steady.clone()]);
+        // Two new edges a frame (the server's and the client's): more than the table holds.
+        // (The lower port serves; these frames use the other memo entry than `steady`.)
+        for p in 0..(MAX_EDGES as u16 / 2 + 500) {
+            steps.push(Step::tcp(0, 1, 0, 1, 1024 + p, 60000, ack, 64));
+        }
+        steps.extend([steady.clone(), steady.clone(), steady]);
+        assert!(memo_agrees(&steps) > 0);
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct Table<K: TableKey, V, const N: usize, const B: usize> {
     len: u16,
     hand: u16,
     seed: u32,
+    /// Insertions and removals so far: equal counts mean no slot changed owner in between, so
+    /// a slot number noted then still names the same entry (64 bits: never wraps in practice).
+    changes: u64,
 }
 
 impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, B> {
@@ -132,6 +135,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
             len: 0,
             hand: 0,
             seed,
+            changes: 0,
         }
     }
 
@@ -240,6 +244,13 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.gens.get(slot as usize).copied().unwrap_or(0)
     }
 
+    /// Insertions and removals so far: while it is unchanged, every slot holds the entry it
+    /// held.
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
     /// Whether `(slot, generation)` still names a live entry.
     pub fn is_live(&self, slot: u16, generation: u8) -> bool {
         self.slot(slot).is_some() && self.generation(slot) == generation
@@ -264,6 +275,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.gens[s] = self.gens[s].wrapping_add(1);
         self.index[b] = slot + 1;
         self.len += 1;
+        self.changes = self.changes.wrapping_add(1);
         Some(Inserted::New(slot))
     }
 
@@ -300,6 +312,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.vals[s] = V::EMPTY;
         self.gens[s] = self.gens[s].wrapping_add(1);
         self.len -= 1;
+        self.changes = self.changes.wrapping_add(1);
         // Cannot overflow: at most N slots are ever free.
         let _ = self.free.push(slot);
         true
@@ -424,6 +437,31 @@ mod tests {
         }
         assert!(t.slot(s).is_some());
         assert!(!t.is_live(s, g));
+    }
+
+    /// `changes` moves with every insertion and removal (evictions included) and with
+    /// nothing else.
+    #[test]
+    fn changes_count_insertions_and_removals() {
+        let mut t: Box<T> = Box::new(T::new(0));
+        let c0 = t.changes();
+        let Some(Inserted::New(s)) = t.insert(5, 1) else { panic!() };
+        assert_eq!(t.changes(), c0 + 1);
+        assert_eq!(t.insert(5, 2), Some(Inserted::Existing(s)));
+        let _ = t.find(&5);
+        let _ = t.slot_mut(s);
+        assert_eq!(t.changes(), c0 + 1, "lookups and updates are not changes");
+        assert!(t.remove_slot(s));
+        assert!(!t.remove_slot(s));
+        assert_eq!(t.changes(), c0 + 2);
+        for k in 0..64 {
+            t.insert(k, 0).unwrap();
+        }
+        let c = t.changes();
+        assert!(t.insert(1000, 0).is_none(), "full");
+        assert_eq!(t.changes(), c);
+        assert!(t.evict(|_, _| false).is_some());
+        assert_eq!(t.changes(), c + 1);
     }
 
     #[test]
