@@ -304,6 +304,11 @@ const MAX_EVENTS: usize = 8;
 const EDGE_CACHE: usize = if cfg!(test) { 1 } else { 256 };
 /// Recently seen MACs, direct-mapped by their last bytes; hints like [`EDGE_CACHE`].
 const MAC_CACHE: usize = if cfg!(test) { 1 } else { 64 };
+/// Frame memos ([`FrameMemo`]), direct-mapped by the conversation's ports and direction
+/// (several conversations interleave on a busy segment). Few under test, so that
+/// conversations share entries there.
+const MEMOS: usize = if cfg!(test) { 4 } else { 32 };
+const _: () = assert!(MEMOS.is_power_of_two() && MEMOS >= 2);
 
 /// What [`Inventory::on_frame`] worked out for one frame of a conversation, kept so that the
 /// next frame of the same conversation in the same direction repeats only the counting.
@@ -371,11 +376,11 @@ impl FrameMemo {
             && self.ttl == ip.ttl
     }
 
-    /// The entry for a frame: the two directions of a conversation (ports swapped) use
-    /// different entries, so a reply does not push out the request's memo.
+    /// The entry for a frame: by its ports, and the two directions of a conversation (ports
+    /// swapped) in neighbouring entries, so a reply does not push out the request's memo.
     #[inline]
     fn index(ip: &IpCtx) -> usize {
-        usize::from(ip.sport < ip.dport)
+        (usize::from(ip.sport ^ ip.dport) & (MEMOS / 2 - 1)) << 1 | usize::from(ip.sport < ip.dport)
     }
 }
 
@@ -427,7 +432,7 @@ pub struct Inventory {
     mac_cache: [u16; MAC_CACHE],
     /// Addresses and local prefixes added so far (part of [`Inventory::layout`]).
     address_changes: u64,
-    memo: [FrameMemo; 2],
+    memo: [FrameMemo; MEMOS],
 }
 
 /// An IPv4 subnet as (network, mask) words (a prefix over 32 is taken as 32), so that testing
@@ -485,7 +490,7 @@ impl Inventory {
             edge_cache: [0; EDGE_CACHE],
             mac_cache: [0; MAC_CACHE],
             address_changes: 1,
-            memo: [FrameMemo::EMPTY; 2],
+            memo: [FrameMemo::EMPTY; MEMOS],
         }
     }
 
@@ -582,7 +587,7 @@ impl Inventory {
     fn forget_hints(&mut self) {
         self.edge_cache = [0; EDGE_CACHE];
         self.mac_cache = [0; MAC_CACHE];
-        self.memo = [FrameMemo::EMPTY; 2];
+        self.memo = [FrameMemo::EMPTY; MEMOS];
     }
 
     /// [`Inventory::find_hinted`] that also remembers the answer.
