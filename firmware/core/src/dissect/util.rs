@@ -447,26 +447,28 @@ mod tests {
         }
     }
 
+    /// `len` bytes drawn from `alphabet` by an xorshift generator with state `x`.
+    fn random_bytes(x: &mut u64, len: usize, alphabet: &[u8]) -> std::vec::Vec<u8> {
+        extern crate std;
+        (0..len)
+            .map(|_| {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                alphabet[(*x % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
     #[test]
     fn header_block_matches_split_on_pseudo_random_bytes() {
         extern crate std;
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for len in 0..300 {
             for i in 0..20 {
-                let buf: std::vec::Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        // Mostly line-ish bytes, now and then an LF, VT, CR, TAB, NUL or
-                        // high byte; blank lines are rare enough to see long blocks.
-                        const BYTES: [u8; 16] = [
-                            b'a', 0x0b, b'\r', 0x8a, 0x8a, b'\t', b'b', b':', b'\n', b'x', 0, b'z', b'b', b'a', 0x89,
-                            b'.',
-                        ];
-                        BYTES[(x % 16) as usize]
-                    })
-                    .collect();
+                // Mostly line-ish bytes, now and then an LF, VT, CR, TAB, NUL or high byte; blank
+                // lines are rare enough to see long blocks.
+                let buf = random_bytes(&mut x, len, b"a\x0b\r\x8a\x8a\tb:\nx\0zba\x89.");
                 let max = [usize::MAX, 5, 40][i % 3];
                 let wanted = |b: u8, c: u8| b != b'b' && c != b'\r' && c != b'x';
                 assert_eq!(scan(&buf, max, wanted), model(&buf, max, wanted), "{buf:?} {max}");
@@ -512,14 +514,7 @@ mod tests {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for len in 0..40 {
             for _ in 0..200 {
-                let s: std::vec::Vec<u8> = (0..len)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        [b':', 0, b'a', 0xba, b';', b'a', b'b', b'c'][(x % 8) as usize]
-                    })
-                    .collect();
+                let s = random_bytes(&mut x, len, b":\0a\xba;abc");
                 for byte in [b':', 0] {
                     let mut want = s.iter().enumerate().filter(|&(_, &b)| b == byte).map(|(i, _)| i);
                     assert_eq!(first_two(&s, byte), [want.next(), want.next()], "{s:?} {byte}");
