@@ -939,12 +939,20 @@ impl Inventory {
     ///
     /// Every frame comes here, so each asset is looked up once and its fields read and
     /// written through that one reference.
+    #[inline]
     fn on_frame(&mut self, ctx: &FrameCtx) {
         if let Some(ip) = ctx.ip.as_ref() {
             if self.replay_memo(ctx, ip) {
                 return;
             }
         }
+        self.on_frame_slow(ctx);
+    }
+
+    /// [`Inventory::on_frame`] when no memo fits: out of line, so that a memoised frame does
+    /// not pay for this one's registers.
+    #[inline(never)]
+    fn on_frame_slow(&mut self, ctx: &FrameCtx) {
         let layout = self.layout();
         self.events.clear();
         let ip = ctx.ip.as_ref();
@@ -1038,27 +1046,29 @@ impl Inventory {
         if m.layout != self.layout() || !m.fits(ctx, ip) {
             return false;
         }
-        let m = *m;
+        // Only what the counting needs (the memo is too big to copy whole every frame).
+        let (src_slot, dst_slot, src_edge, dst_edge, server_is_src, port) =
+            (m.src_slot, m.dst_slot, m.src_edge, m.dst_edge, m.server_is_src, m.port);
         self.events.clear();
-        if let Some(a) = self.assets.slot_mut(m.src_slot) {
+        if let Some(a) = self.assets.slot_mut(src_slot) {
             Self::touch(a, ctx.ts);
             a.frames_tx = a.frames_tx.saturating_add(1);
             a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
             a.vlan = ctx.vlan;
             a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
         }
-        if let Some(a) = m.dst_slot.and_then(|d| self.assets.slot_mut(d)) {
+        if let Some(a) = dst_slot.and_then(|d| self.assets.slot_mut(d)) {
             a.frames_rx = a.frames_rx.saturating_add(1);
             a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
         }
         let secs = (ctx.ts / 1_000_000).min(u32::MAX as u64) as u32;
-        if let Some(e) = m.src_edge {
+        if let Some(e) = src_edge {
             self.count_edge(e, ctx.frame_len, secs);
-            if m.server_is_src && answered(ip) {
-                self.add_service(m.src_slot, ip.transport, m.port);
+            if server_is_src && answered(ip) {
+                self.add_service(src_slot, ip.transport, port);
             }
         }
-        if let Some(e) = m.dst_edge {
+        if let Some(e) = dst_edge {
             self.count_edge(e, ctx.frame_len, secs);
         }
         true
