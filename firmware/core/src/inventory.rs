@@ -706,7 +706,9 @@ impl Inventory {
         self.assets.slot(slot).is_some_and(|(_, a)| holds(a, ip))
     }
 
-    /// Keeps `text` as a string of `kind` for the asset at `slot`. Returns whether it is new.
+    /// Keeps `text` as a string of `kind` for the asset at `slot`. Returns whether it may
+    /// change the asset's class: it is new and matches a keyword list (classification looks
+    /// at a string only through its list mask, so one that matches none changes nothing).
     fn add_string(&mut self, slot: u16, kind: StrKind, text: &[u8]) -> bool {
         let text = crate::dissect::util::trim_ws(text);
         if text.is_empty() {
@@ -748,7 +750,7 @@ impl Inventory {
             let _ = a.strs.push(s);
             a.masks |= mask;
         }
-        true
+        mask != 0
     }
 
     fn add_service(&mut self, slot: u16, transport: Transport, port: u16) {
@@ -1562,6 +1564,35 @@ mod tests {
             }
         }
         assert!(seen > 0, "no asset with a keyword match: the test proves nothing");
+    }
+
+    /// Classes are recomputed only when evidence that can change them arrives (a new string
+    /// only when it matches a keyword list): each asset's kept class equals a fresh
+    /// classification at the end of every capture.
+    #[test]
+    fn asset_classes_are_current() {
+        extern crate std;
+        use std::boxed::Box;
+        let mut classified = 0;
+        for cap in [
+            "lan-mixed-home-office__ndpi-1kxun.pcap",
+            "lan-apple-iphone-imac__ndpi.pcap",
+            "lan-campus-printer-browse__zeek-wikipedia.pcap",
+            "dicom-dhcp-smb-hospital-synthetic__tapirxl.pcap",
+            "lan-mixed-services__zeek-var-services.pcap",
+        ] {
+            let mut p = Box::new(crate::dissect::Pipeline::new(0));
+            let mut inv = Box::new(Inventory::new(0));
+            for (ts, f) in &crate::dissect::testutil::frames(cap) {
+                p.frame(*ts, f, &mut *inv);
+            }
+            for (_, mac, a) in inv.assets.iter() {
+                let fresh = classify::classify(&classify::AssetView { asset: a, strings: inv.strings_of(a) }).class;
+                assert_eq!(a.class, fresh, "{cap}: {mac}");
+                classified += usize::from(fresh != DeviceClass::Unknown);
+            }
+        }
+        assert!(classified > 10, "too few classified assets for the test to mean much");
     }
 
     /// Edges that differ only in direction, transport, port or peer, one after another:
