@@ -670,13 +670,18 @@ impl Inventory {
     /// wrap in practice), so equal means unchanged; at least 1, so an empty memo never fits.
     #[inline]
     fn layout(&self) -> u64 {
-        self.assets.changes() + self.peers.changes() + self.edges.changes() + self.address_changes
+        // Wrapping: never reached (2^64 changes), but no arithmetic here may panic.
+        self.assets
+            .changes()
+            .wrapping_add(self.peers.changes())
+            .wrapping_add(self.edges.changes())
+            .wrapping_add(self.address_changes)
     }
 
     /// Notes an address or local prefix added (see [`Inventory::layout`]).
     #[inline]
     fn addresses_changed(&mut self) {
-        self.address_changes += 1;
+        self.address_changes = self.address_changes.wrapping_add(1);
     }
 
     fn touch(a: &mut Asset, ts: u64) {
