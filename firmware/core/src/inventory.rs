@@ -319,7 +319,7 @@ const _: () = assert!(MEMOS.is_power_of_two() && MEMOS >= 2);
 /// fields (no TCP SYN: an opening's flags pick the server side).
 #[derive(Clone, Copy, Debug)]
 struct FrameMemo {
-    /// The inventory's layout when made; 0 never matches (the layout starts at 1).
+    /// The inventory's layout when made; 0 (empty) never matches (the layout is at least 1).
     layout: u64,
     src_mac: Mac,
     dst_mac: Mac,
@@ -348,7 +348,7 @@ impl FrameMemo {
         dst_mac: Mac([0; 6]),
         src: IpAddr::V4([0; 4]),
         dst: IpAddr::V4([0; 4]),
-        transport: Transport::Other(0),
+        transport: Transport::Tcp,
         sport: 0,
         dport: 0,
         ttl: 0,
@@ -489,7 +489,7 @@ impl Inventory {
             dirty: heapless::Vec::new(),
             edge_cache: [0; EDGE_CACHE],
             mac_cache: [0; MAC_CACHE],
-            address_changes: 1,
+            address_changes: 0,
             memo: [FrameMemo::EMPTY; MEMOS],
         }
     }
@@ -666,13 +666,13 @@ impl Inventory {
 
     /// Moves on with every change that may alter a frame's decisions ([`FrameMemo`]): the
     /// insertions and removals of the asset, peer and edge tables, and the addresses and
-    /// local prefixes added. A sum of counters that only grow (by one per change, 64 bits: no
-    /// wrap in practice), so equal means unchanged; at least 1, so an empty memo never fits.
+    /// local prefixes added. One plus a sum of counters that only grow (by one per change, 64
+    /// bits: no wrap in practice), so equal means unchanged, and an empty memo (layout 0, so
+    /// that a new inventory is all zeros and costs no flash) never fits.
     #[inline]
     fn layout(&self) -> u64 {
         // Wrapping: never reached (2^64 changes), but no arithmetic here may panic.
-        self.assets
-            .changes()
+        1u64.wrapping_add(self.assets.changes())
             .wrapping_add(self.peers.changes())
             .wrapping_add(self.edges.changes())
             .wrapping_add(self.address_changes)
