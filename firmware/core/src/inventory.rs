@@ -250,6 +250,12 @@ impl TableValue for Edge {
     const EMPTY: Self = Edge { frames: 0, bytes_lo: 0, first: 0, last: 0, bytes_hi: 0, credit: 0 };
 }
 
+/// An edge's time: whole seconds of a capture time in µs (saturating).
+#[inline]
+fn secs_of(ts: u64) -> u32 {
+    (ts / 1_000_000).min(u32::MAX as u64) as u32
+}
+
 /// Whether the asset holds `ip` as one of its addresses.
 fn holds(a: &Asset, ip: &IpAddr) -> bool {
     // Compared as words: asked twice per frame, and a byte-array `contains` compares bytes.
@@ -684,6 +690,25 @@ impl Inventory {
         self.address_changes = self.address_changes.wrapping_add(1);
     }
 
+    /// A frame the asset sent (both the full and the memoised path count through here).
+    #[inline]
+    fn count_sent(a: &mut Asset, ctx: &FrameCtx) {
+        Self::touch(a, ctx.ts);
+        a.frames_tx = a.frames_tx.saturating_add(1);
+        a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
+        a.vlan = ctx.vlan;
+        if let Some(ip) = &ctx.ip {
+            a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
+        }
+    }
+
+    /// A frame sent to the asset.
+    #[inline]
+    fn count_received(a: &mut Asset, ctx: &FrameCtx) {
+        a.frames_rx = a.frames_rx.saturating_add(1);
+        a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+    }
+
     fn touch(a: &mut Asset, ts: u64) {
         if ts > a.last_seen {
             a.last_seen = ts;
@@ -851,7 +876,7 @@ impl Inventory {
         len: u16,
         ts: u64,
     ) -> Option<u16> {
-        let secs = (ts / 1_000_000).min(u32::MAX as u64) as u32;
+        let secs = secs_of(ts);
         let pword = PeerKey::word(&peer);
         let agen = self.assets.generation(slot);
         let t = transport.to_u8();
@@ -975,14 +1000,7 @@ impl Inventory {
         // Whether the sender holds its source address.
         let mut src_owns = false;
         if let Some(a) = src.and_then(|s| self.assets.slot_mut(s)) {
-            Self::touch(a, ctx.ts);
-            a.frames_tx = a.frames_tx.saturating_add(1);
-            a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
-            a.vlan = ctx.vlan;
-            if let Some(ip) = ip {
-                let p = if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 };
-                a.protocols.insert(p);
-            }
+            Self::count_sent(a, ctx);
             if let Some(ip) = src_ip {
                 src_owns = holds(a, &ip.src);
             }
@@ -992,8 +1010,7 @@ impl Inventory {
         let dst = if ctx.dst_mac.is_device() { self.find_cached(&ctx.dst_mac) } else { None };
         let mut dst_owns = false;
         if let Some(a) = dst.and_then(|d| self.assets.slot_mut(d)) {
-            a.frames_rx = a.frames_rx.saturating_add(1);
-            a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+            Self::count_received(a, ctx);
             if let Some(ip) = ip {
                 dst_owns = holds(a, &ip.dst);
             }
@@ -1058,17 +1075,12 @@ impl Inventory {
             (m.src_slot, m.dst_slot, m.src_edge, m.dst_edge, m.server_is_src, m.port);
         self.events.clear();
         if let Some(a) = self.assets.slot_mut(src_slot) {
-            Self::touch(a, ctx.ts);
-            a.frames_tx = a.frames_tx.saturating_add(1);
-            a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
-            a.vlan = ctx.vlan;
-            a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
+            Self::count_sent(a, ctx);
         }
         if let Some(a) = dst_slot.and_then(|d| self.assets.slot_mut(d)) {
-            a.frames_rx = a.frames_rx.saturating_add(1);
-            a.bytes_rx = a.bytes_rx.saturating_add(ctx.frame_len as u64);
+            Self::count_received(a, ctx);
         }
-        let secs = (ctx.ts / 1_000_000).min(u32::MAX as u64) as u32;
+        let secs = secs_of(ctx.ts);
         if let Some(e) = src_edge {
             self.count_edge(e, ctx.frame_len, secs);
             if server_is_src && answered(ip) {
