@@ -319,14 +319,18 @@ const _: () = assert!(MEMOS.is_power_of_two() && MEMOS >= 2);
 /// What [`Inventory::on_frame`] worked out for one frame of a conversation, kept so that the
 /// next frame of the same conversation in the same direction repeats only the counting.
 /// Valid while the inventory's [`Inventory::layout`] is what it was: it moves on with every
-/// change that could alter a decision (an asset, peer or edge inserted or removed, counted by
-/// the tables themselves; an address or a local prefix added). Only frames that changed
-/// nothing are memoised, and only those whose decisions depend on nothing but the compared
-/// fields (no TCP SYN: an opening's flags pick the server side).
+/// change that could alter a decision (an asset, peer or edge removed, counted by the tables
+/// themselves; an address or a local prefix added), and, for a receiver that was not an
+/// asset, while no asset was inserted. Only frames that removed nothing and added no address
+/// are memoised, and only those whose decisions depend on nothing but the compared fields
+/// (no TCP SYN: an opening's flags pick the server side).
 #[derive(Clone, Copy, Debug)]
 struct FrameMemo {
     /// The inventory's layout when made; 0 (empty) never matches (the layout is at least 1).
     layout: u64,
+    /// The asset table's change count when made, if the receiver was a device MAC that is
+    /// not an asset (an asset inserted since may be it); 0 when that does not matter.
+    assets_seen: u64,
     src_mac: Mac,
     dst_mac: Mac,
     src: IpAddr,
@@ -350,6 +354,7 @@ struct FrameMemo {
 impl FrameMemo {
     const EMPTY: Self = FrameMemo {
         layout: 0,
+        assets_seen: 0,
         src_mac: Mac([0; 6]),
         dst_mac: Mac([0; 6]),
         src: IpAddr::V4([0; 4]),
@@ -670,18 +675,27 @@ impl Inventory {
         }
     }
 
-    /// Moves on with every change that may alter a frame's decisions ([`FrameMemo`]): the
-    /// insertions and removals of the asset, peer and edge tables, and the addresses and
-    /// local prefixes added. One plus a sum of counters that only grow (by one per change, 64
-    /// bits: no wrap in practice), so equal means unchanged, and an empty memo (layout 0, so
-    /// that a new inventory is all zeros and costs no flash) never fits.
+    /// Moves on with every change that may alter a known conversation's decisions
+    /// ([`FrameMemo`]): a removal from the asset, peer or edge table (a slot that may now
+    /// hold another entry), and an address or local prefix added. Insertions only fill free
+    /// slots, so they leave the slots a memo noted alone; the one decision an insertion can
+    /// change, a receiver that was not an asset, is checked apart ([`FrameMemo::assets_seen`]).
+    /// One plus a sum of counters that only grow (by one per change, 64 bits: no wrap in
+    /// practice), so equal means unchanged, and an empty memo (layout 0, so that a new
+    /// inventory is all zeros and costs no flash) never fits.
     #[inline]
     fn layout(&self) -> u64 {
         // Wrapping: never reached (2^64 changes), but no arithmetic here may panic.
-        1u64.wrapping_add(self.assets.changes())
-            .wrapping_add(self.peers.changes())
-            .wrapping_add(self.edges.changes())
+        1u64.wrapping_add(self.assets.removals())
+            .wrapping_add(self.peers.removals())
+            .wrapping_add(self.edges.removals())
             .wrapping_add(self.address_changes)
+    }
+
+    /// Whether memo `m` still holds: nothing it depends on changed since it was made.
+    #[inline]
+    fn memo_holds(&self, m: &FrameMemo) -> bool {
+        m.layout == self.layout() && (m.assets_seen == 0 || m.assets_seen == self.assets.changes())
     }
 
     /// Notes an address or local prefix added (see [`Inventory::layout`]).
@@ -720,15 +734,21 @@ impl Inventory {
         if ip.is_unspecified() || ip.is_group() {
             return;
         }
-        self.addresses_changed();
         let Some(a) = self.assets.slot_mut(slot) else { return };
-        let full = match ip {
-            IpAddr::V4(v) => !a.v4.contains(&v) && a.v4.push(v).is_err(),
-            IpAddr::V6(v) => !a.v6.contains(&v) && a.v6.push(v).is_err(),
+        // Some(pushed) for an address not held yet; None when it already was.
+        let added = match ip {
+            IpAddr::V4(v) if !a.v4.contains(&v) => Some(a.v4.push(v).is_ok()),
+            IpAddr::V6(v) if !a.v6.contains(&v) => Some(a.v6.push(v).is_ok()),
+            _ => None,
         };
-        if full {
-            a.dropped = a.dropped.saturating_add(1);
-            self.counters.addresses_dropped += 1;
+        match added {
+            // Only an address actually added can change a frame's decisions (who owns what).
+            Some(true) => self.addresses_changed(),
+            Some(false) => {
+                a.dropped = a.dropped.saturating_add(1);
+                self.counters.addresses_dropped += 1;
+            }
+            None => {}
         }
     }
 
@@ -1033,8 +1053,9 @@ impl Inventory {
         }
         let src_owner = Some(s).filter(|_| src_local && src_owns);
         let edges = self.frame_edges(ctx, src_ip, src_owner, dst.filter(|_| dst_owns));
-        // Kept for the conversation's next frame when this one changed nothing and its
-        // decisions hang on the compared fields only.
+        // Kept for the conversation's next frame when this one removed nothing and added no
+        // address (what it inserted, its next frame finds again) and its decisions hang on
+        // the compared fields only.
         let opening = ip.transport == Transport::Tcp && ip.tcp_flags & tcp_flags::SYN != 0;
         if let (Some((src_edge, dst_edge, server_is_src, port)), false, true) =
             (edges, opening, self.layout() == layout)
@@ -1042,6 +1063,8 @@ impl Inventory {
             if let Some(m) = self.memo.get_mut(FrameMemo::index(ip)) {
                 *m = FrameMemo {
                     layout,
+                    // At least 1 here: the sender is an asset.
+                    assets_seen: if dst.is_none() && ctx.dst_mac.is_device() { self.assets.changes() } else { 0 },
                     src_mac: ctx.src_mac,
                     dst_mac: ctx.dst_mac,
                     src: ip.src,
@@ -1067,7 +1090,7 @@ impl Inventory {
     #[inline]
     fn replay_memo(&mut self, ctx: &FrameCtx, ip: &IpCtx) -> bool {
         let Some(m) = self.memo.get(FrameMemo::index(ip)) else { return false };
-        if m.layout != self.layout() || !m.fits(ctx, ip) {
+        if !self.memo_holds(m) || !m.fits(ctx, ip) {
             return false;
         }
         // Only what the counting needs (the memo is too big to copy whole every frame).
@@ -1732,8 +1755,7 @@ mod tests {
                         ttl,
                     };
                     let c = ctx(src, dst, Some(ip), 60 + len);
-                    let before = memo.layout();
-                    let fits = memo.memo.iter().any(|m| m.layout == before && m.fits(&c, &ip));
+                    let fits = memo.memo.iter().any(|m| memo.memo_holds(m) && m.fits(&c, &ip));
                     hits += u32::from(fits);
                     memo.frame(&c);
                     memo.frame_done(&c);
@@ -1863,8 +1885,7 @@ mod tests {
                     };
                     let ctx =
                         FrameCtx { ts: n * 1000, frame_len: 100, src_mac: sm, dst_mac: dm, vlan: None, ip: Some(ip) };
-                    let before = memo.layout();
-                    hits += u32::from(memo.memo.iter().any(|m| m.layout == before && m.fits(&ctx, &ip)));
+                    hits += u32::from(memo.memo.iter().any(|m| memo.memo_holds(m) && m.fits(&ctx, &ip)));
                     memo.frame(&ctx);
                     memo.frame_done(&ctx);
                     plain.forget_hints();

@@ -113,6 +113,8 @@ pub struct Table<K: TableKey, V, const N: usize, const B: usize> {
     /// Insertions and removals so far: equal counts mean no slot changed owner in between, so
     /// a slot number noted then still names the same entry (64 bits: never wraps in practice).
     changes: u64,
+    /// Removals so far (a counter of its own: asked on every frame, see [`Table::removals`]).
+    removals: u64,
 }
 
 impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, B> {
@@ -136,6 +138,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
             hand: 0,
             seed,
             changes: 0,
+            removals: 0,
         }
     }
 
@@ -251,6 +254,13 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.changes
     }
 
+    /// Removals so far (evictions included): while it is unchanged, every slot that held an
+    /// entry still holds it (insertions only fill free slots).
+    #[inline]
+    pub fn removals(&self) -> u64 {
+        self.removals
+    }
+
     /// Whether `(slot, generation)` still names a live entry.
     pub fn is_live(&self, slot: u16, generation: u8) -> bool {
         self.slot(slot).is_some() && self.generation(slot) == generation
@@ -313,6 +323,7 @@ impl<K: TableKey, V: TableValue, const N: usize, const B: usize> Table<K, V, N, 
         self.gens[s] = self.gens[s].wrapping_add(1);
         self.len -= 1;
         self.changes = self.changes.wrapping_add(1);
+        self.removals = self.removals.wrapping_add(1);
         // Cannot overflow: at most N slots are ever free.
         let _ = self.free.push(slot);
         true
@@ -462,6 +473,29 @@ mod tests {
         assert_eq!(t.changes(), c);
         assert!(t.evict(|_, _| false).is_some());
         assert_eq!(t.changes(), c + 1);
+    }
+
+    /// `removals` counts removals and evictions, never insertions.
+    #[test]
+    fn removals_count_removals_only() {
+        let mut t: Box<T> = Box::new(T::new(0));
+        assert_eq!(t.removals(), 0);
+        let Some(Inserted::New(s)) = t.insert(5, 1) else { panic!() };
+        t.insert(6, 1).unwrap();
+        assert_eq!(t.removals(), 0);
+        assert!(t.remove_slot(s));
+        assert_eq!(t.removals(), 1);
+        assert!(!t.remove_slot(s));
+        assert_eq!(t.removals(), 1);
+        for k in 100..163 {
+            t.insert(k, 0).unwrap();
+        }
+        assert!(t.is_full());
+        assert_eq!(t.removals(), 1);
+        assert!(t.evict(|_, _| false).is_some());
+        assert_eq!(t.removals(), 2);
+        t.insert(1000, 0).unwrap();
+        assert_eq!(t.removals(), 2);
     }
 
     #[test]
