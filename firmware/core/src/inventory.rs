@@ -313,7 +313,7 @@ const MAC_CACHE: usize = if cfg!(test) { 1 } else { 64 };
 /// Frame memos ([`FrameMemo`]), direct-mapped by the conversation's ports and direction
 /// (several conversations interleave on a busy segment). Few under test, so that
 /// conversations share entries there.
-const MEMOS: usize = if cfg!(test) { 4 } else { 32 };
+const MEMOS: usize = if cfg!(test) { 4 } else { 64 };
 const _: () = assert!(MEMOS.is_power_of_two() && MEMOS >= 2);
 
 /// What [`Inventory::on_frame`] worked out for one frame of a conversation, kept so that the
@@ -774,9 +774,12 @@ impl Inventory {
             return false;
         }
         let Some((_, a)) = self.assets.slot(slot) else { return false };
-        let same_kind =
-            a.strs.iter().filter(|s| self.strings.slot(**s).map(|(k, _)| k.kind == key.kind).unwrap_or(false)).count();
-        if a.strs.is_full() || same_kind >= MAX_STRINGS_PER_KIND {
+        // Its strings of this kind are counted only when it has enough strings for the count
+        // to matter (each is a look-up in the string table).
+        let kind_full = a.strs.len() >= MAX_STRINGS_PER_KIND
+            && a.strs.iter().filter(|s| self.strings.slot(**s).is_some_and(|(k, _)| k.kind == key.kind)).count()
+                >= MAX_STRINGS_PER_KIND;
+        if a.strs.is_full() || kind_full {
             self.counters.strings_dropped_cap += 1;
             if let Some(a) = self.assets.slot_mut(slot) {
                 a.dropped = a.dropped.saturating_add(1);
