@@ -1,7 +1,8 @@
 //! The flow table: the little per-connection state dissection needs.
 //!
-//! A flow is a TCP connection seen from the wire, keyed by VLAN, both endpoints and
-//! transport, in a canonical order so both directions meet in one entry. It remembers
+//! A flow is a TCP connection seen from the wire, keyed by VLAN and both endpoints (TCP
+//! only: the transport is not in the key), in a canonical order so both directions meet in
+//! one entry. It remembers
 //! whether each direction has already sent payload, so the application dissectors see the
 //! first data segment per direction only, and a small tag the pipeline computes from the
 //! flow's ports once, when it opens (ports never change within a flow), instead of on every
@@ -10,7 +11,7 @@
 use crate::config;
 use crate::fact::{tcp_flags, IpCtx, SessionOutcome, Timestamp};
 use crate::table::{second_chance, Hasher, Inserted, Table, TableKey, TableValue};
-use wardtap_proto::{IpAddr, Transport};
+use wardtap_proto::IpAddr;
 
 /// Direction of a segment relative to the flow's canonical order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,17 +129,15 @@ const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
 #[inline]
 fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
     if let (IpAddr::V4(s), IpAddr::V4(d)) = (&ipc.src, &ipc.dst) {
-        // VLAN (or 0xffff untagged) and the transport go above the 48-bit endpoints.
+        // VLAN (or 0xffff untagged) goes above the 48-bit endpoints.
         let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
-        // TCP (every caller's) without the general conversion's jump table.
-        let proto = if ipc.transport == Transport::Tcp { 6 } else { ipc.transport.to_u8() as u64 } << 48;
         let a = (u32::from_be_bytes(*s) as u64) << 16 | ipc.sport as u64;
         let b = (u32::from_be_bytes(*d) as u64) << 16 | ipc.dport as u64;
         let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
         // The first word spread by an odd multiply (a bijection) and the second added with
         // xor: keys differing in one word always differ, in both only by a 2^-64-like
         // coincidence of the product's bits, which a finaliser would not make rarer.
-        return (FlowKey((lo | tail).wrapping_mul(SPREAD) ^ hi ^ proto), dir);
+        return (FlowKey((lo | tail).wrapping_mul(SPREAD) ^ hi), dir);
     }
     key_v6(vlan, ipc)
 }
@@ -147,11 +146,10 @@ fn key(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
 #[inline(never)]
 fn key_v6(vlan: Option<u16>, ipc: &IpCtx) -> (FlowKey, Dir) {
     let tail = (vlan.unwrap_or(0xffff) as u64) << 48;
-    let proto = (ipc.transport.to_u8() as u64) << 48;
     let a = (u128::from_be_bytes(ipc.src.to_bytes16()), ipc.sport);
     let b = (u128::from_be_bytes(ipc.dst.to_bytes16()), ipc.dport);
     let (lo, hi, dir) = if a <= b { (a, b, Dir::AtoB) } else { (b, a, Dir::BtoA) };
-    let ports = tail | proto >> 8 | (lo.1 as u64) << 16 | hi.1 as u64;
+    let ports = tail | (lo.1 as u64) << 16 | hi.1 as u64;
     let mut h = mix(ports);
     for w in [(lo.0 >> 64) as u64, lo.0 as u64, (hi.0 >> 64) as u64, hi.0 as u64] {
         h = mix(h ^ w);
@@ -193,18 +191,19 @@ impl FlowTable {
             Dir::BtoA => 2u8,
         };
         let has_payload = payload_len > 0;
-        let mut out = Segment { first_payload: false, evicted: false, ended: None, tag: 0 };
-        // A known flow (nearly every segment) is one probe; a new one is opened out of line.
-        let slot = match self.t.entry_mut(self.last) {
-            Some((key, _)) if *key == k => self.last,
+        let mut evicted = false;
+        // A known flow (nearly every segment) is one key compare at the last flow's slot, else
+        // one probe; a new one is opened out of line.
+        let st = match self.t.entry_mut(self.last) {
+            Some((key, st)) if *key == k => st,
             _ => {
                 let s = match self.t.find(&k) {
                     Some(s) => s,
                     None => {
                         let tag = tag_of(ipc);
                         match self.open(k, bit, ts, ipc, tag) {
-                            (Some(s), evicted) => {
-                                out.evicted = evicted;
+                            (Some(s), e) => {
+                                evicted = e;
                                 s
                             }
                             (None, evicted) => {
@@ -214,12 +213,14 @@ impl FlowTable {
                     }
                 };
                 self.last = s;
-                s
+                let Some(st) = self.t.slot_mut(s) else {
+                    return Segment { first_payload: false, evicted, ended: None, tag: 0 };
+                };
+                st
             }
         };
-        let Some(st) = self.t.slot_mut(slot) else { return out };
+        let mut out = Segment { first_payload: false, evicted, ended: None, tag: st.tag };
         st.credit = 1;
-        out.tag = st.tag;
         let f = ipc.tcp_flags;
         let src_is_client = (st.client == 1) == (bit == 1);
         if !src_is_client && (f & tcp_flags::SYN != 0 || has_payload) {
