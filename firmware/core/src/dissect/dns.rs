@@ -154,9 +154,9 @@ impl Name {
         (self.len, self.labels, self.first) = (0, 0, 0);
     }
     /// Appends a run of labels as it is on the wire (`len label len label ...`, checked by
-    /// the caller, `labels` of them, the first `first` bytes long): copied at once, then the
-    /// inner length bytes become dots.
-    fn push_run(&mut self, run: &[u8], labels: usize, first: usize) -> Result<()> {
+    /// the caller, the first `first` bytes long): copied at once, then the inner length
+    /// bytes become dots (and are counted: the labels are one more).
+    fn push_run(&mut self, run: &[u8], first: usize) -> Result<()> {
         let Some((_, text)) = run.split_first() else { return Ok(()) };
         let mut base = self.len;
         if self.labels > 0 {
@@ -170,11 +170,12 @@ impl Name {
         copied.copy_from_slice(text);
         self.len = end;
         // Bounded by the run: every pass moves past a label.
-        let mut at = first;
+        let (mut at, mut labels) = (first, 1usize);
         while let Some(len) = copied.get_mut(at) {
             let next = at.saturating_add(1).saturating_add(usize::from(*len));
             *len = b'.';
             at = next;
+            labels += 1;
         }
         self.labels = self.labels.saturating_add(labels);
         Ok(())
@@ -238,7 +239,7 @@ fn decode(msg: &[u8], start: usize, name: &mut Name) -> Result<(usize, Held)> {
             0x00 => {
                 // A run of labels, up to a pointer or the end: each checked in turn, then all
                 // copied at once.
-                let (run, mut labels, mut first) = (pos, 0usize, 0usize);
+                let (run, first) = (pos, usize::from(len));
                 let mut len = len;
                 while len != 0 && len & 0xc0 == 0 {
                     let l = usize::from(len);
@@ -251,14 +252,10 @@ fn decode(msg: &[u8], start: usize, name: &mut Name) -> Result<(usize, Held)> {
                     if wire >= MAX_NAME {
                         return Err(Error::Malformed);
                     }
-                    if labels == 0 {
-                        first = l;
-                    }
-                    labels += 1;
                     pos = to;
                     len = *msg.get(pos).ok_or(Error::Truncated)?;
                 }
-                name.push_run(msg.get(run..pos).unwrap_or_default(), labels, first)?;
+                name.push_run(msg.get(run..pos).unwrap_or_default(), first)?;
             }
             0xc0 => {
                 let lo = *msg.get(pos.saturating_add(1)).ok_or(Error::Truncated)?;
@@ -1469,7 +1466,10 @@ mod tests {
                             pos = to;
                             len = *msg.get(pos).ok_or(Error::Truncated)?;
                         }
-                        name.push_run(msg.get(run..pos).unwrap_or_default(), labels, first)?;
+                        // `push_run` counts the labels itself now: it must find as many.
+                        let before = name.labels();
+                        name.push_run(msg.get(run..pos).unwrap_or_default(), first)?;
+                        assert_eq!(name.labels(), before + labels);
                     }
                     0xc0 => {
                         let lo = *msg.get(pos.saturating_add(1)).ok_or(Error::Truncated)?;
