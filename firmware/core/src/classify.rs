@@ -271,34 +271,50 @@ pub static WORD_LISTS: [&Words; 11] = [
     &BROTHER_HOSTNAME,
 ];
 
-/// Buckets of [`pair_hash`]: keywords are filed by the hash of their first two bytes.
-const PAIR_BUCKETS: usize = 1024;
+/// Bits of [`tri_hash`]: 2048 buckets, so the filter below is 256 bytes and about one text
+/// position in fourteen (real strings) passes it without starting a keyword.
+const TRI_BITS: u32 = 11;
+/// Buckets of [`tri_hash`].
+const TRI_BUCKETS: usize = 1 << TRI_BITS;
 
-/// Hash of two adjacent bytes into `0..PAIR_BUCKETS`.
-#[inline]
-const fn pair_hash(a: u8, b: u8) -> usize {
-    ((a as usize * 37) ^ b as usize) & (PAIR_BUCKETS - 1)
+/// Hash of the three bytes in the low 24 bits of `w` (the first one highest) into
+/// `0..TRI_BUCKETS`: a multiply and a shift, so the scan can roll `w` a byte at a time.
+#[inline(always)]
+const fn tri_hash(w: u32) -> usize {
+    ((w << 8).wrapping_mul(0x9e37_79b1) >> (32 - TRI_BITS)) as usize
+}
+
+/// The first three bytes of `k` as [`tri_hash`] takes them.
+const fn trigram(k: &[u8]) -> u32 {
+    (k[0] as u32) << 16 | (k[1] as u32) << 8 | k[2] as u32
 }
 
 /// Substring keywords (those of lists that are not prefix lists).
-const SUBSTRING_KEYWORDS: usize = {
+const SUBSTRING_KEYWORDS: usize = count_keywords(false);
+
+/// Keywords of prefix lists.
+const PREFIX_KEYWORDS: usize = count_keywords(true);
+
+/// How many keywords the lists that are (or are not) prefix lists hold.
+const fn count_keywords(prefix: bool) -> usize {
     let mut n = 0;
     let mut l = 0;
     while l < WORD_LISTS.len() {
-        if !WORD_LISTS[l].prefix {
+        if WORD_LISTS[l].prefix == prefix {
             n += WORD_LISTS[l].words.len();
         }
         l += 1;
     }
     n
-};
+}
 
-/// The `n`th substring keyword, in list order, with its list id (`(0, b"")` past the last).
-const fn substring_keyword(mut n: usize) -> (u8, &'static [u8]) {
+/// The `n`th keyword of the lists that are (or are not) prefix lists, in list order, with
+/// its list id (`(0, b"")` past the last).
+const fn keyword(prefix: bool, mut n: usize) -> (u8, &'static [u8]) {
     let mut l = 0;
     while l < WORD_LISTS.len() {
         let list = WORD_LISTS[l];
-        if !list.prefix {
+        if list.prefix == prefix {
             if n < list.words.len() {
                 return (list.id, list.words[n].as_bytes());
             }
@@ -309,38 +325,63 @@ const fn substring_keyword(mut n: usize) -> (u8, &'static [u8]) {
     (0, b"")
 }
 
-/// Every substring keyword with its list id, grouped by the [`pair_hash`] of its first two
-/// bytes: bucket `h` is `BY_PAIR.1[BY_PAIR.0[h]..BY_PAIR.0[h + 1]]`. A scan looks up the pair at each
-/// text position and compares only the keywords filed there (usually none).
-static BY_PAIR: ([u8; PAIR_BUCKETS + 1], [(u8, &[u8]); SUBSTRING_KEYWORDS]) = {
-    let mut start = [0u8; PAIR_BUCKETS + 1];
-    let mut out: [(u8, &[u8]); SUBSTRING_KEYWORDS] = [(0, b""); SUBSTRING_KEYWORDS];
-    assert!(SUBSTRING_KEYWORDS < 256, "bucket offsets are bytes");
-    // Count per bucket, then turn counts into start offsets, then place.
+/// Every prefix keyword with its list id.
+static PREFIXES: [(u8, &[u8]); PREFIX_KEYWORDS] = {
+    let mut out: [(u8, &[u8]); PREFIX_KEYWORDS] = [(0, b""); PREFIX_KEYWORDS];
     let mut n = 0;
-    while n < SUBSTRING_KEYWORDS {
-        let (_, k) = substring_keyword(n);
-        // A one-byte keyword would have no pair (and need a different scan): refused at
-        // compile time.
-        assert!(k.len() >= 2, "keywords are at least two bytes");
-        start[pair_hash(k[0], k[1]) + 1] += 1;
+    while n < PREFIX_KEYWORDS {
+        out[n] = keyword(true, n);
+        assert!(!out[n].1.is_empty(), "prefixes are not empty");
         n += 1;
     }
-    let mut h = 0;
-    while h < PAIR_BUCKETS {
-        start[h + 1] += start[h];
-        h += 1;
+    out
+};
+
+/// Substring keywords filed by the [`tri_hash`] of their first three bytes.
+struct KeywordIndex {
+    /// Bit `h % 32` of word `h / 32` is set when some keyword is filed under `h`: most text
+    /// positions cost one test of this (256 bytes).
+    filter: [u32; TRI_BUCKETS / 32],
+    /// Keywords filed under the hashes of filter word `g`: `words[start[g]..start[g + 1]]`.
+    start: [u8; TRI_BUCKETS / 32 + 1],
+    /// Every substring keyword by filter word: its first three bytes in the low 24 bits and
+    /// its list id in the top 8, and the rest of it.
+    words: [(u32, &'static [u8]); SUBSTRING_KEYWORDS],
+}
+
+/// See [`KeywordIndex`]; built at compile time.
+static BY_TRIGRAM: KeywordIndex = {
+    assert!(SUBSTRING_KEYWORDS < 256, "offsets are bytes");
+    let mut filter = [0u32; TRI_BUCKETS / 32];
+    let mut start = [0u8; TRI_BUCKETS / 32 + 1];
+    let mut n = 0;
+    while n < SUBSTRING_KEYWORDS {
+        let (_, k) = keyword(false, n);
+        // A keyword shorter than three bytes would have no trigram (and need a different
+        // scan): refused at compile time.
+        assert!(k.len() >= 3, "substring keywords are at least three bytes");
+        let h = tri_hash(trigram(k));
+        filter[h / 32] |= 1 << (h % 32);
+        start[h / 32 + 1] += 1;
+        n += 1;
+    }
+    // Counts per filter word into start offsets, then place.
+    let mut g = 0;
+    while g < TRI_BUCKETS / 32 {
+        start[g + 1] += start[g];
+        g += 1;
     }
     let mut fill = start;
+    let mut words: [(u32, &[u8]); SUBSTRING_KEYWORDS] = [(0, b""); SUBSTRING_KEYWORDS];
     let mut n = 0;
     while n < SUBSTRING_KEYWORDS {
-        let (id, k) = substring_keyword(n);
-        let h = pair_hash(k[0], k[1]);
-        out[fill[h] as usize] = (id, k);
-        fill[h] += 1;
+        let (id, k) = keyword(false, n);
+        let g = tri_hash(trigram(k)) / 32;
+        words[fill[g] as usize] = ((id as u32) << 24 | trigram(k), k.split_at(3).1);
+        fill[g] += 1;
         n += 1;
     }
-    (start, out)
+    KeywordIndex { filter, start, words }
 };
 
 /// Which word lists a string of `kind` matches, one bit per list id (0 for kinds no rule
@@ -365,25 +406,45 @@ pub fn string_mask(text: &[u8]) -> u16 {
     }
     let t = &buf[..n];
     let mut m = 0u16;
-    for w in WORD_LISTS.iter().filter(|w| w.prefix) {
-        if w.words.iter().any(|p| t.starts_with(p.as_bytes())) {
-            m |= 1 << w.id;
+    for &(id, p) in &PREFIXES {
+        // The first byte alone rules out nearly every string.
+        if t.first() == p.first() && t.starts_with(p) {
+            m |= 1 << id;
         }
     }
-    // One pass over the text: at each position, only the keywords filed under its pair.
-    let (start, words) = &BY_PAIR;
-    for i in 0..n.saturating_sub(1) {
-        let (Some(&a), Some(&b)) = (t.get(i), t.get(i + 1)) else { break };
-        let h = pair_hash(a, b);
-        let (Some(&from), Some(&to)) = (start.get(h), start.get(h + 1)) else { continue };
-        if from == to {
-            continue;
+    // One pass over the text, rolling its last three bytes through `w`: at each position a
+    // multiply, a shift and one filter bit; only where that is set, the keywords filed there.
+    let (Some(&a), Some(&b), Some(tail)) = (t.first(), t.get(1), t.get(2..)) else { return m };
+    let mut w = u32::from(a) << 8 | u32::from(b);
+    let mut bytes = tail.iter();
+    while let Some(&c) = bytes.next() {
+        // `w` now holds the three bytes that end with `c`.
+        w = w << 8 | u32::from(c);
+        let h = tri_hash(w);
+        let Some(&word) = BY_TRIGRAM.filter.get(h / 32) else { continue };
+        if word >> (h % 32) & 1 != 0 {
+            // The text after the three bytes (the iterator's rest).
+            m = found_at(h, w & 0xff_ffff, bytes.as_slice(), m);
         }
-        let rest = t.get(i..).unwrap_or_default();
-        for (id, k) in words.get(from as usize..to as usize).unwrap_or_default() {
-            if m & (1 << id) == 0 && rest.starts_with(k) {
-                m |= 1 << id;
-            }
+    }
+    m
+}
+
+/// `m` plus the lists of the keywords filed under `h` that start with the three bytes `tri`
+/// and go on with `rest`. Out of line: the scan passes the filter about twice a string, and
+/// its loop stays small without this.
+#[inline(never)]
+fn found_at(h: usize, tri: u32, rest: &[u8], mut m: u16) -> u16 {
+    let g = h / 32;
+    let (Some(&from), Some(&to)) = (BY_TRIGRAM.start.get(g), BY_TRIGRAM.start.get(g + 1)) else { return m };
+    for &(key, k) in BY_TRIGRAM.words.get(usize::from(from)..usize::from(to)).unwrap_or_default() {
+        let id = key >> 24;
+        if key & 0xff_ffff == tri
+            && m & (1 << id) == 0
+            && k.len() <= rest.len()
+            && rest.iter().zip(k).all(|(a, b)| a == b)
+        {
+            m |= 1 << id;
         }
     }
     m
@@ -595,7 +656,7 @@ mod tests {
     }
 
     #[test]
-    fn pair_filter_never_hides_a_keyword() {
+    fn trigram_filter_never_hides_a_keyword() {
         extern crate std;
         use std::string::String;
         // Every keyword alone, inside other text, upper-cased, and cut by one byte.
@@ -609,6 +670,52 @@ mod tests {
                     assert_ne!(string_mask(std::format!("a-{k}").as_bytes()) & (1 << w.id), 0, "{k}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn keyword_pairs_side_by_side() {
+        extern crate std;
+        // Two keywords back to back, at either parity, in either case: several filter hits in
+        // one string, keywords sharing a filter word, one keyword's tail the next one's start.
+        let all: std::vec::Vec<&str> = WORD_LISTS.iter().flat_map(|w| w.words.iter().copied()).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all {
+                let t = if i % 2 == 0 { std::format!("{a}{b}") } else { std::format!("x{}{b}", a.to_uppercase()) };
+                assert_eq!(string_mask(t.as_bytes()), unfiltered(t.as_bytes()), "{t}");
+            }
+        }
+    }
+
+    #[test]
+    fn trigram_index_files_every_keyword_once() {
+        extern crate std;
+        use std::vec::Vec;
+        let (filter, start, words) = (&BY_TRIGRAM.filter, &BY_TRIGRAM.start, &BY_TRIGRAM.words);
+        let mut seen = Vec::new();
+        for (g, pair) in start.windows(2).enumerate() {
+            for &(key, rest) in &words[usize::from(pair[0])..usize::from(pair[1])] {
+                let k: Vec<u8> = [(key >> 16) as u8, (key >> 8) as u8, key as u8].iter().chain(rest).copied().collect();
+                let h = tri_hash(key & 0xff_ffff);
+                assert_eq!(h / 32, g, "{k:?} filed in its filter word");
+                assert_ne!(filter[g] & 1 << (h % 32), 0, "{k:?} passes the filter");
+                seen.push(((key >> 24) as u8, k));
+            }
+        }
+        let mut want: Vec<(u8, Vec<u8>)> =
+            (0..SUBSTRING_KEYWORDS).map(|n| keyword(false, n)).map(|(i, k)| (i, k.to_vec())).collect();
+        seen.sort();
+        want.sort();
+        assert_eq!(seen, want);
+        assert_eq!(usize::from(start[start.len() - 1]), SUBSTRING_KEYWORDS);
+        assert_eq!(PREFIXES.len() + SUBSTRING_KEYWORDS, WORD_LISTS.iter().map(|w| w.words.len()).sum::<usize>());
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes (mostly false filter hits, non-ASCII, NULs): same as the plain search.
+        #[test]
+        fn scan_equals_plain_search_on_any_bytes(t in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            proptest::prop_assert_eq!(string_mask(&t), unfiltered(&t));
         }
     }
 
