@@ -711,9 +711,6 @@ impl Inventory {
         a.frames_tx = a.frames_tx.saturating_add(1);
         a.bytes_tx = a.bytes_tx.saturating_add(ctx.frame_len as u64);
         a.vlan = ctx.vlan;
-        if let Some(ip) = &ctx.ip {
-            a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
-        }
     }
 
     /// A frame sent to the asset.
@@ -1024,6 +1021,10 @@ impl Inventory {
         let mut src_owns = false;
         if let Some(a) = src.and_then(|s| self.assets.slot_mut(s)) {
             Self::count_sent(a, ctx);
+            // (Not repeated for a memoised frame: protocols are never taken from an asset.)
+            if let Some(ip) = ip {
+                a.protocols.insert(if matches!(ip.src, IpAddr::V4(_)) { Protocol::Ipv4 } else { Protocol::Ipv6 });
+            }
             if let Some(ip) = src_ip {
                 src_owns = holds(a, &ip.src);
             }
@@ -1106,15 +1107,15 @@ impl Inventory {
         if let Some(a) = dst_slot.and_then(|d| self.assets.slot_mut(d)) {
             Self::count_received(a, ctx);
         }
-        let secs = secs_of(ctx.ts);
+        // The time in seconds only for a frame with an edge (most memoised frames have none).
         if let Some(e) = src_edge {
-            self.count_edge(e, ctx.frame_len, secs);
+            self.count_edge(e, ctx.frame_len, secs_of(ctx.ts));
             if server_is_src && answered(ip) {
                 self.add_service(src_slot, ip.transport, port);
             }
         }
         if let Some(e) = dst_edge {
-            self.count_edge(e, ctx.frame_len, secs);
+            self.count_edge(e, ctx.frame_len, secs_of(ctx.ts));
         }
         true
     }
