@@ -451,7 +451,10 @@ fn found_at(h: usize, tri: u32, rest: &[u8], mut m: u16) -> u16 {
 }
 
 /// The rules, first match wins. Keep medical rules on top.
-pub static RULES: &[Rule] = &[
+pub static RULES: &[Rule] = RULE_LIST;
+
+/// [`RULES`], as a constant so that [`BY_TRIGGER`] can be worked out from it.
+const RULE_LIST: &[Rule] = &[
     Rule {
         class: DeviceClass::PatientMonitor,
         evidence: "patient monitor named",
@@ -535,6 +538,105 @@ pub static RULES: &[Rule] = &[
     Rule { class: DeviceClass::IotOther, evidence: "announces UPnP (SSDP)", test: Test::Speaks(Protocol::Ssdp) },
 ];
 
+/// Which rules a fact about an asset can make hold, one bit per rule index: every rule has a
+/// trigger (a list bit in `masks`, a protocol, a flag bit, or a port) without which
+/// its test cannot hold, so [`classify`] tests only the rules triggered, in order.
+struct RuleIndex {
+    /// By word-list id (a bit of the asset's `masks`).
+    by_list: [u32; 16],
+    /// By protocol (a bit of its [`wardtap_proto::ProtocolSet`]).
+    by_protocol: [u32; 32],
+    /// Protocols some rule is triggered by.
+    protocols: u32,
+    /// By flag bit.
+    by_flag: [u32; 8],
+    /// Flag bits some rule is triggered by.
+    flags: u8,
+    /// Rules triggered by answering on a port of one of them.
+    serves: u32,
+    /// Bit `port % 64` of every port of those rules: an asset none of whose ports has its bit
+    /// set serves none of them.
+    ports: u64,
+    /// Rules whose test has no trigger (a `Flag(0)`): always tested.
+    always: u32,
+}
+
+impl RuleIndex {
+    /// Files rule `bit` under a trigger of `t`.
+    const fn file(mut self, t: &Test, bit: u32) -> Self {
+        match *t {
+            Test::Speaks(p) => {
+                self.by_protocol[p as usize] |= bit;
+                self.protocols |= 1 << (p as u32);
+            }
+            Test::Keyword(_, words) => self.by_list[words.id as usize] |= bit,
+            Test::Serves(ports) => {
+                self.serves |= bit;
+                let mut i = 0;
+                while i < ports.len() {
+                    self.ports |= 1 << (ports[i] % 64);
+                    i += 1;
+                }
+            }
+            Test::Flag(0) => self.always |= bit,
+            Test::Flag(f) => {
+                let low = f.trailing_zeros();
+                self.by_flag[low as usize] |= bit;
+                self.flags |= 1 << low;
+            }
+            // Both must hold, so the first one's trigger will do.
+            Test::Both(x, _) => return self.file(x, bit),
+        }
+        self
+    }
+
+    /// The rules `a` triggers (a superset of those that hold).
+    fn triggered(&self, a: &Asset) -> u32 {
+        let mut rules = self.always;
+        if a.services.iter().any(|s| self.ports >> (s.port % 64) & 1 != 0) {
+            rules |= self.serves;
+        }
+        // Each loop clears a bit a turn: at most 16, 32 and 8 turns.
+        let mut lists = a.masks;
+        while lists != 0 {
+            rules |= self.by_list.get(lists.trailing_zeros() as usize).copied().unwrap_or(0);
+            lists &= lists - 1;
+        }
+        let mut protocols = a.protocols.0 & self.protocols;
+        while protocols != 0 {
+            rules |= self.by_protocol.get(protocols.trailing_zeros() as usize).copied().unwrap_or(0);
+            protocols &= protocols - 1;
+        }
+        let mut fl = a.flags & self.flags;
+        while fl != 0 {
+            rules |= self.by_flag.get(fl.trailing_zeros() as usize).copied().unwrap_or(0);
+            fl &= fl - 1;
+        }
+        rules
+    }
+}
+
+/// See [`RuleIndex`]; built at compile time.
+static BY_TRIGGER: RuleIndex = {
+    assert!(RULE_LIST.len() <= 32, "rule sets are u32");
+    let mut ix = RuleIndex {
+        by_list: [0; 16],
+        by_protocol: [0; 32],
+        protocols: 0,
+        by_flag: [0; 8],
+        flags: 0,
+        serves: 0,
+        ports: 0,
+        always: 0,
+    };
+    let mut r = 0;
+    while r < RULE_LIST.len() {
+        ix = ix.file(&RULE_LIST[r].test, 1 << r);
+        r += 1;
+    }
+    ix
+};
+
 /// What classification sees of an asset.
 pub struct AssetView<'a> {
     /// The asset.
@@ -600,7 +702,11 @@ fn both<'a>(x: &Test, y: &Test, v: &AssetView<'a>, any: u16) -> Option<Option<&'
 /// Applies [`RULES`].
 pub fn classify<'a>(v: &AssetView<'a>) -> Verdict<'a> {
     let any = v.asset.masks;
-    for rule in RULES {
+    // Only the rules the asset triggers, in order (at most 32 turns: a bit cleared each).
+    let mut rules = BY_TRIGGER.triggered(v.asset);
+    while rules != 0 {
+        let Some(rule) = RULES.get(rules.trailing_zeros() as usize) else { break };
+        rules &= rules - 1;
         if let Some(matched) = eval(&rule.test, v, any) {
             return Verdict { class: rule.class, rule: Some(rule), matched };
         }
@@ -716,6 +822,47 @@ mod tests {
         #[test]
         fn scan_equals_plain_search_on_any_bytes(t in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             proptest::prop_assert_eq!(string_mask(&t), unfiltered(&t));
+        }
+    }
+
+    /// Whether `t` can hold for `a` as far as the asset alone tells (a keyword test needs its
+    /// list bit in the union of the string masks): the plain walk [`RuleIndex`] short-cuts.
+    fn may_hold(t: &Test, a: &Asset) -> bool {
+        match *t {
+            Test::Speaks(p) => a.protocols.contains(p),
+            Test::Flag(f) => a.flags & f == f,
+            Test::Serves(ports) => a.services.iter().any(|s| ports.contains(&s.port)),
+            Test::Keyword(_, w) => a.masks & (1 << w.id) != 0,
+            Test::Both(x, y) => may_hold(x, a) && may_hold(y, a),
+        }
+    }
+
+    proptest::proptest! {
+        /// Every rule that can hold for an asset is among those it triggers.
+        #[test]
+        fn triggers_cover_every_rule_that_can_hold(
+            masks in proptest::num::u16::ANY,
+            protocols in proptest::num::u32::ANY,
+            fl in proptest::num::u8::ANY,
+            ports in proptest::collection::vec(proptest::sample::select(std::vec![
+                104u16, 11112, 4242, 9100, 515, 631, 80, 443, 53, 168, 40, 64 + 40, 0, 65535,
+            ]), 0..6),
+        ) {
+            extern crate std;
+            use crate::table::TableValue;
+            let mut a = Asset::EMPTY;
+            a.masks = masks & ((1 << WORD_LISTS.len()) - 1);
+            a.protocols = wardtap_proto::ProtocolSet(protocols);
+            a.flags = fl;
+            for port in ports {
+                let _ = a.services.push(wardtap_proto::Service { transport: wardtap_proto::Transport::Tcp, port });
+            }
+            let triggered = BY_TRIGGER.triggered(&a);
+            for (i, r) in RULES.iter().enumerate() {
+                if may_hold(&r.test, &a) {
+                    proptest::prop_assert!(triggered & 1 << i != 0, "{} not triggered", r.evidence);
+                }
+            }
         }
     }
 
