@@ -1,12 +1,12 @@
 //! Every capacity and limit of the core, in one place.
 //!
 //! The whole [`crate::Tap`] must fit [`STATE_BUDGET`] on the MCU (a compile-time check in
-//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 876,736 bytes
-//! (856 KiB) — edges ~300 KiB, assets ~225 KiB, strings ~145 KiB, peers ~50 KiB, baseline
-//! ~50 KiB, flows ~40 KiB, alerts/peer names/detector/JA4 and frame memos ~52 KiB. That suits a 1 MiB-RAM
-//! part with that much contiguous; 1,024 assets and 8,192 edges do not fit a 512 KiB part
-//! even with the most compact exact records (hardware/README.md, "Resources", has the
-//! arithmetic). Tables hold fixed-size records; strings are cut and the cut is counted.
+//! `lib.rs` for `target_os = "none"`). Measured at these defaults on thumbv7em: 879,888 bytes
+//! (859 KiB) — edges 303 KB, assets 226 KB, strings 141 KB, baseline 55 KB, peers 49 KB, flows
+//! 38 KB, detectors 38 KB, alerts 22 KB, memos and hints 7 KB. That suits a 1 MiB-RAM part with
+//! that much contiguous; 1,024 assets and 8,192 edges do not fit a 512 KiB part even with the
+//! most compact exact records (hardware/README.md, "Resources", has the arithmetic). Tables
+//! hold fixed-size records; strings are cut and the cut is counted.
 //!
 //! Feature `profile-512k` halves the six large tables (512 assets, 4,096 edges...) so the
 //! core fits a board whose largest contiguous RAM is 512 KiB (NUCLEO-H743ZI's AXI SRAM).
